@@ -1,0 +1,2 @@
+/* gossip-address.c — placeholder, being written. */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* gossip-buffer.c — placeholder, being written. */
+#include "config.h"

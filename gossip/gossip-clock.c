@@ -1,0 +1,2 @@
+/* gossip-clock.c — placeholder, being written. */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* gossip-cluster.c — placeholder, being written. */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* gossip-compress.c — placeholder, being written. */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* gossip-config.c — placeholder, being written. */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* gossip-crypto.c — placeholder, being written. */
+#include "config.h"

@@ -1,0 +1,41 @@
+/* gossip-frame-private.h — the outer frame: version, flags, compression, encryption.
+ *
+ * See gossip/PROTOCOL.md, "Frame".
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <glib.h>
+#include "gossip-crypto-private.h"
+
+G_BEGIN_DECLS
+
+#define GOSSIP_FRAME_VERSION        1
+#define GOSSIP_FRAME_FLAG_ENCRYPTED 0x01
+#define GOSSIP_FRAME_FLAG_COMPRESSED 0x02
+#define GOSSIP_FRAME_KNOWN_FLAGS    0x03
+/* Largest frame accepted from the network, and the largest body after decompression. */
+#define GOSSIP_MAX_FRAME_SIZE       (8 * 1024 * 1024)
+
+typedef struct _GossipCodec GossipCodec;
+
+/* @keyring may be NULL (no encryption). @compress: compress bodies of at least
+ * @compress_min_size bytes when that makes them smaller. Decoding always
+ * understands compressed frames, whatever @compress says. Immutable and
+ * thread-safe once created. */
+GossipCodec *gossip_codec_new   (GossipKeyring *keyring, gboolean compress, gsize compress_min_size);
+GossipCodec *gossip_codec_ref   (GossipCodec *codec);
+void         gossip_codec_unref (GossipCodec *codec);
+gboolean     gossip_codec_is_encrypted (GossipCodec *codec);
+
+/* body -> frame */
+GBytes      *gossip_codec_seal  (GossipCodec *codec, const guint8 *body, gsize len, GError **error);
+/* frame -> body. With a keyring, a plaintext frame fails with
+ * GOSSIP_WIRE_ERROR_NOT_ENCRYPTED and a frame no key opens with
+ * GOSSIP_WIRE_ERROR_DECRYPT. Every length is checked before use. */
+GBytes      *gossip_codec_open  (GossipCodec *codec, const guint8 *frame, gsize len, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GossipCodec, gossip_codec_unref)
+
+G_END_DECLS

@@ -1,0 +1,2 @@
+/* gossip-frame.c — placeholder, being written. */
+#include "config.h"

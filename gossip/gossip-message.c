@@ -1,0 +1,2 @@
+/* gossip-message.c — placeholder, being written. */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* gossip-node.c — placeholder, being written. */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* gossip-payload.c — placeholder, being written. */
+#include "config.h"

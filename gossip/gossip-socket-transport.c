@@ -1,0 +1,2 @@
+/* gossip-socket-transport.c — placeholder, being written. */
+#include "config.h"

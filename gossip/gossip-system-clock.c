@@ -1,0 +1,2 @@
+/* gossip-system-clock.c — placeholder, being written. */
+#include "config.h"

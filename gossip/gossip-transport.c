@@ -1,0 +1,2 @@
+/* gossip-transport.c — placeholder, being written. */
+#include "config.h"

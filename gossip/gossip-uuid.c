@@ -1,0 +1,2 @@
+/* gossip-uuid.c — placeholder, being written. */
+#include "config.h"

@@ -1,0 +1,2 @@
+/* gossip-virtual-clock.c — placeholder, being written. */
+#include "config.h"
