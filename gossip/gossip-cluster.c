@@ -1,2 +1,2046 @@
-/* gossip-cluster.c — placeholder, being written. */
+/* gossip-cluster.c — GossipCluster: lifecycle, threading, snapshots, signals.
+ *
+ * The protocol itself lives in gossip-membership.c (SWIM failure detection
+ * and dissemination) and gossip-messaging.c (user messages and requests).
+ * This file owns the object, the engine thread and the boundary between
+ * callers on any thread and the engine.
+ *
+ * SPDX-License-Identifier: MIT
+ */
 #include "config.h"
+
+#include <math.h>
+#include <string.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <openssl/rand.h>
+
+#include "gossip-cluster.h"
+#include "gossip-error.h"
+#include "gossip-system-clock.h"
+#include "gossip-socket-transport.h"
+#include "gossip-address-private.h"
+#include "gossip-crypto-private.h"
+#include "gossip-private.h"
+
+/**
+ * GossipCluster:
+ *
+ * One member of a gossip cluster. All protocol work runs on an engine
+ * thread: by default a process-wide worker thread with its own
+ * #GMainContext shared by every cluster, or a #GMainContext given to
+ * gossip_cluster_new_full() (tests drive it with a #GossipVirtualClock and a
+ * #GossipMemoryTransport).
+ *
+ * Every public method is thread-safe. Queries read a snapshot published
+ * under a short lock. Signals are emitted on the engine thread, never while
+ * an internal lock is held; handlers must not block (hand work to your own
+ * thread instead: the plugin queues snapshots for the script thread).
+ */
+
+enum {
+  SIGNAL_NODE_STATE_CHANGED,
+  SIGNAL_NODE_METADATA_CHANGED,
+  SIGNAL_GOSSIP_INTERVAL,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (GossipCluster, gossip_cluster, G_TYPE_OBJECT)
+
+/* ------------------------------------------------------------------------ */
+/* The shared engine thread                                                  */
+/* ------------------------------------------------------------------------ */
+
+struct _GossipEngine
+{
+  gint          refs;
+  GMainContext *context;
+  GMainLoop    *loop;
+  GThread      *thread;
+  gboolean      running;   /* under engine_lock */
+};
+
+static GCond engine_cond;
+
+static GMutex engine_lock;
+static GossipEngine *shared_engine;
+
+static gpointer
+engine_thread_main (gpointer data)
+{
+  GossipEngine *engine = data;
+
+  g_main_context_push_thread_default (engine->context);
+  /* Owned from here on: callers can tell the engine thread by ownership. */
+  g_mutex_lock (&engine_lock);
+  engine->running = TRUE;
+  g_cond_broadcast (&engine_cond);
+  g_mutex_unlock (&engine_lock);
+  g_main_loop_run (engine->loop);
+  g_main_context_pop_thread_default (engine->context);
+
+  g_main_loop_unref (engine->loop);
+  g_main_context_unref (engine->context);
+  g_free (engine);
+  return NULL;
+}
+
+GossipEngine *
+_gossip_engine_acquire (void)
+{
+  GossipEngine *engine;
+
+  g_mutex_lock (&engine_lock);
+  if (shared_engine == NULL)
+    {
+      shared_engine = g_new0 (GossipEngine, 1);
+      shared_engine->context = g_main_context_new ();
+      shared_engine->loop = g_main_loop_new (shared_engine->context, FALSE);
+      shared_engine->thread = g_thread_new ("gossip-engine", engine_thread_main, shared_engine);
+      while (!shared_engine->running)
+        g_cond_wait (&engine_cond, &engine_lock);
+    }
+  engine = shared_engine;
+  engine->refs++;
+  g_mutex_unlock (&engine_lock);
+
+  return engine;
+}
+
+static gboolean
+engine_quit_cb (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+void
+_gossip_engine_release (GossipEngine *engine)
+{
+  GThread *thread = NULL;
+
+  g_mutex_lock (&engine_lock);
+  if (--engine->refs == 0)
+    {
+      shared_engine = NULL;
+      thread = engine->thread;
+      g_main_context_invoke_full (engine->context, G_PRIORITY_DEFAULT, engine_quit_cb,
+                                  g_main_loop_ref (engine->loop), (GDestroyNotify) g_main_loop_unref);
+    }
+  g_mutex_unlock (&engine_lock);
+
+  if (thread != NULL)
+    {
+      /* The last cluster may die on the engine thread itself (a handler
+       * dropped it); that thread then finishes on its own. */
+      if (thread == g_thread_self ())
+        g_thread_unref (thread);
+      else
+        g_thread_join (thread);
+    }
+}
+
+GMainContext *
+_gossip_engine_get_context (GossipEngine *engine)
+{
+  return engine->context;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Node-id registry: one running cluster per id in a process                 */
+/* ------------------------------------------------------------------------ */
+
+static GMutex registry_lock;
+static GHashTable *registry;   /* id -> GossipCluster* (weak) */
+
+static gboolean
+registry_add (GossipCluster *self,
+              GError       **error)
+{
+  gboolean ok = TRUE;
+
+  g_mutex_lock (&registry_lock);
+  if (registry == NULL)
+    registry = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  if (g_hash_table_contains (registry, self->local_id))
+    {
+      g_set_error (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_ID_IN_USE,
+                   _("node_id %s is already used by another running cluster in this process"),
+                   self->local_id);
+      ok = FALSE;
+    }
+  else
+    g_hash_table_insert (registry, g_strdup (self->local_id), self);
+  g_mutex_unlock (&registry_lock);
+
+  return ok;
+}
+
+static void
+registry_remove (GossipCluster *self)
+{
+  g_mutex_lock (&registry_lock);
+  if (registry != NULL && g_hash_table_lookup (registry, self->local_id) == self)
+    g_hash_table_remove (registry, self->local_id);
+  g_mutex_unlock (&registry_lock);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Engine-thread helpers                                                     */
+/* ------------------------------------------------------------------------ */
+
+gboolean
+_gossip_cluster_on_engine (GossipCluster *self)
+{
+  return g_main_context_is_owner (self->context);
+}
+
+/* Whether the caller may run engine code inline: it is the engine thread,
+ * or (injected contexts only, e.g. tests on virtual time) it can own the
+ * context right now. On success the context is acquired: release it. */
+static gboolean
+try_own_engine (GossipCluster *self)
+{
+  if (self->engine != NULL && !g_main_context_is_owner (self->context))
+    return FALSE;
+  return g_main_context_acquire (self->context);
+}
+
+typedef struct {
+  GossipCluster *self;
+  GSourceFunc    func;
+  gpointer       data;
+  GMutex         mutex;
+  GCond          cond;
+  gboolean       done;
+} SyncCall;
+
+static gboolean
+sync_call_cb (gpointer user_data)
+{
+  SyncCall *call = user_data;
+
+  call->func (call->data);
+  _gossip_cluster_flush_events (call->self);
+
+  g_mutex_lock (&call->mutex);
+  call->done = TRUE;
+  g_cond_signal (&call->cond);
+  g_mutex_unlock (&call->mutex);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs @func(@data) on the engine thread and waits for it. Inline when the
+ * caller already is the engine thread (or may become its owner). */
+void
+_gossip_cluster_invoke_sync (GossipCluster *self,
+                             GSourceFunc    func,
+                             gpointer       data)
+{
+  SyncCall call = { self, func, data };
+
+  if (try_own_engine (self))
+    {
+      func (data);
+      _gossip_cluster_flush_events (self);
+      g_main_context_release (self->context);
+      return;
+    }
+
+  g_mutex_init (&call.mutex);
+  g_cond_init (&call.cond);
+  g_main_context_invoke (self->context, sync_call_cb, &call);
+  g_mutex_lock (&call.mutex);
+  while (!call.done)
+    g_cond_wait (&call.cond, &call.mutex);
+  g_mutex_unlock (&call.mutex);
+  g_mutex_clear (&call.mutex);
+  g_cond_clear (&call.cond);
+}
+
+typedef struct {
+  GossipCluster    *self;
+  GossipTimeoutFunc func;
+} TimerData;
+
+static void
+timer_trampoline (gpointer user_data)
+{
+  TimerData *td = user_data;
+  GossipCluster *self = g_object_ref (td->self);
+
+  td->func (self);
+  _gossip_cluster_flush_events (self);
+  g_object_unref (self);
+}
+
+/* Arms a one-shot engine timer calling @func(self). Events raised by @func
+ * are flushed afterwards. */
+guint
+_gossip_cluster_timer (GossipCluster    *self,
+                       gint64            delay_us,
+                       GossipTimeoutFunc func)
+{
+  TimerData *td = g_new (TimerData, 1);
+
+  td->self = self;
+  td->func = func;
+  return gossip_clock_add_timeout (self->clock, MAX (delay_us, 0), timer_trampoline, td, g_free);
+}
+
+/* A random delay in [0, period/divisor), so that periodic tasks of many
+ * nodes started together do not fire in lockstep. */
+gint64
+_gossip_cluster_jitter (GossipCluster *self,
+                        gint64         period,
+                        guint          divisor)
+{
+  gint64 span = period / MAX (divisor, 1u);
+
+  if (span <= 1)
+    return 0;
+  return (gint64) (g_rand_double (self->rand) * (double) span);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Events: queued while processing, emitted afterwards, never under a lock   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+  EVENT_STATE,
+  EVENT_METADATA,
+  EVENT_TICK,
+} EventKind;
+
+typedef struct {
+  EventKind        kind;
+  GossipNode      *node;
+  GossipNodeState  old_state;
+  GossipTick      *tick;
+} Event;
+
+static void
+event_free (Event *ev)
+{
+  g_clear_pointer (&ev->node, gossip_node_unref);
+  g_clear_pointer (&ev->tick, gossip_tick_unref);
+  g_free (ev);
+}
+
+void
+_gossip_cluster_emit_state (GossipCluster   *self,
+                            GossipNode      *node,
+                            GossipNodeState  old_state)
+{
+  Event *ev = g_new0 (Event, 1);
+
+  ev->kind = EVENT_STATE;
+  ev->node = gossip_node_ref (node);
+  ev->old_state = old_state;
+  g_queue_push_tail (&self->events, ev);
+}
+
+void
+_gossip_cluster_emit_metadata (GossipCluster *self,
+                               GossipNode    *node)
+{
+  Event *ev = g_new0 (Event, 1);
+
+  ev->kind = EVENT_METADATA;
+  ev->node = gossip_node_ref (node);
+  g_queue_push_tail (&self->events, ev);
+}
+
+void
+_gossip_cluster_emit_tick (GossipCluster *self,
+                           GossipTick    *tick)
+{
+  Event *ev = g_new0 (Event, 1);
+
+  ev->kind = EVENT_TICK;
+  ev->tick = gossip_tick_ref (tick);
+  g_queue_push_tail (&self->events, ev);
+}
+
+void
+_gossip_cluster_flush_events (GossipCluster *self)
+{
+  Event *ev;
+
+  if (self->flushing)
+    return;
+  self->flushing = TRUE;
+  g_object_ref (self);
+  while ((ev = g_queue_pop_head (&self->events)) != NULL)
+    {
+      switch (ev->kind)
+        {
+        case EVENT_STATE:
+          g_signal_emit (self, signals[SIGNAL_NODE_STATE_CHANGED], 0,
+                         ev->node, ev->old_state, gossip_node_get_state (ev->node));
+          break;
+        case EVENT_METADATA:
+          g_signal_emit (self, signals[SIGNAL_NODE_METADATA_CHANGED], 0,
+                         ev->node, gossip_node_is_local (ev->node));
+          break;
+        case EVENT_TICK:
+          g_signal_emit (self, signals[SIGNAL_GOSSIP_INTERVAL], 0, ev->tick);
+          break;
+        }
+      event_free (ev);
+    }
+  self->flushing = FALSE;
+  g_object_unref (self);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Snapshot publication                                                      */
+/* ------------------------------------------------------------------------ */
+
+static GossipNode *
+member_make_snapshot (GossipCluster *self,
+                      GossipMember  *m)
+{
+  return _gossip_node_new (m->id, m->address, m->state, m->incarnation, m->app_version,
+                           m->tags, m->metadata, m->meta_version, m->is_local);
+}
+
+/* Rebuilds @m's snapshot and publishes it (or removes it when @removed). */
+void
+_gossip_cluster_publish (GossipCluster *self,
+                         GossipMember  *m,
+                         gboolean       removed)
+{
+  GossipNode *fresh = removed ? NULL : member_make_snapshot (self, m);
+  GossipNode *old;
+
+  g_mutex_lock (&self->lock);
+  old = g_hash_table_lookup (self->snap_nodes, m->id);
+  if (old != NULL)
+    self->snap_counts[old->state]--;
+  if (fresh != NULL)
+    {
+      self->snap_counts[fresh->state]++;
+      g_hash_table_replace (self->snap_nodes, g_strdup (m->id), gossip_node_ref (fresh));
+      if (m->is_local)
+        {
+          g_clear_pointer (&self->snap_local, gossip_node_unref);
+          self->snap_local = gossip_node_ref (fresh);
+        }
+    }
+  else
+    g_hash_table_remove (self->snap_nodes, m->id);
+  g_mutex_unlock (&self->lock);
+
+  g_clear_pointer (&m->snapshot, gossip_node_unref);
+  m->snapshot = fresh;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Frames in and out                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Starts a packet body: kind, header flags and, on streams when a bearer
+ * token is configured, the token. */
+void
+_gossip_cluster_begin_body (GossipCluster    *self,
+                            GossipWriter     *w,
+                            GossipPacketKind  kind,
+                            gboolean          stream)
+{
+  gboolean token = stream && self->config->bearer_token[0] != '\0';
+
+  gossip_writer_init (w);
+  gossip_writer_put_u8 (w, kind);
+  gossip_writer_put_u8 (w, token ? GOSSIP_HEADER_FLAG_TOKEN : 0);
+  if (token)
+    gossip_writer_put_string (w, self->config->bearer_token);
+}
+
+GBytes *
+_gossip_cluster_seal (GossipCluster *self,
+                      GossipWriter  *body)
+{
+  g_autoptr(GError) error = NULL;
+  GBytes *frame;
+
+  frame = gossip_codec_seal (self->codec, body->data->data, body->data->len, &error);
+  if (frame == NULL)
+    g_warning ("cannot seal frame: %s", error->message);
+  else
+    self->stats.bytes_sent += g_bytes_get_size (frame);
+  return frame;
+}
+
+/* Sends @body to @address as a datagram, or one-way over a stream when
+ * @reliable, when reliable transport is forced, or when the frame is too
+ * large for one datagram. */
+void
+_gossip_cluster_send_body (GossipCluster *self,
+                           const char    *address,
+                           GossipWriter  *body,
+                           gboolean       reliable)
+{
+  g_autoptr(GBytes) frame = NULL;
+  gboolean stream;
+
+  if (self->lifecycle != GOSSIP_LIFECYCLE_RUNNING || address == NULL || *address == '\0')
+    return;
+
+  stream = reliable || self->config->force_reliable_transport;
+  frame = _gossip_cluster_seal (self, body);
+  if (frame == NULL)
+    return;
+  if (!stream && (g_bytes_get_size (frame) > (gsize) self->config->udp_max_packet_size ||
+                  g_bytes_get_size (frame) > gossip_transport_get_max_datagram (self->transport)))
+    stream = TRUE;
+
+  /* A body built for a datagram carries no token; streams need it. */
+  if (stream && self->config->bearer_token[0] != '\0' && body->data->len >= 2 &&
+      (body->data->data[1] & GOSSIP_HEADER_FLAG_TOKEN) == 0)
+    {
+      GossipWriter w;
+
+      _gossip_cluster_begin_body (self, &w, body->data->data[0], TRUE);
+      gossip_writer_put_raw (&w, body->data->data + 2, body->data->len - 2);
+      g_clear_pointer (&frame, g_bytes_unref);
+      frame = _gossip_cluster_seal (self, &w);
+      gossip_writer_clear (&w);
+      if (frame == NULL)
+        return;
+    }
+
+  if (stream)
+    gossip_transport_send_stream (self->transport, address, frame, FALSE,
+                                  2 * G_USEC_PER_SEC, NULL, NULL);
+  else
+    gossip_transport_send_datagram (self->transport, address, frame);
+}
+
+static void
+on_frame_received (GossipTransport      *transport,
+                   GBytes               *frame,
+                   gboolean              reliable,
+                   const char           *from,
+                   GossipTransportReply *reply,
+                   gpointer              user_data)
+{
+  GossipCluster *self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = NULL;
+  GossipReader r;
+  guint8 kind = 0, hflags = 0;
+  g_autofree char *token = NULL;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (frame, &len);
+
+  if (self->lifecycle != GOSSIP_LIFECYCLE_RUNNING)
+    return;
+
+  g_object_ref (self);
+  self->stats.frames_received++;
+  self->stats.bytes_received += len;
+
+  body = gossip_codec_open (self->codec, data, len, &error);
+  if (body == NULL)
+    {
+      if (g_error_matches (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_DECRYPT) ||
+          g_error_matches (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_NOT_ENCRYPTED))
+        self->stats.frames_rejected++;
+      else
+        self->stats.frames_dropped++;
+      g_debug ("dropped frame from %s: %s", from, error->message);
+      goto out;
+    }
+
+  gossip_reader_init (&r, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  if (!gossip_reader_get_u8 (&r, &kind) || !gossip_reader_get_u8 (&r, &hflags) ||
+      (hflags & ~GOSSIP_HEADER_FLAG_TOKEN) != 0 ||
+      ((hflags & GOSSIP_HEADER_FLAG_TOKEN) && !gossip_reader_get_string (&r, 4096, &token)))
+    {
+      self->stats.frames_dropped++;
+      goto out;
+    }
+
+  /* The bearer token guards every stream exchange (join, state exchange,
+   * reliable messages, requests): a wrong or missing token is rejected
+   * before anything in the packet is looked at. */
+  if (reliable && self->config->bearer_token[0] != '\0' &&
+      (token == NULL || !g_str_equal (token, self->config->bearer_token)))
+    {
+      self->stats.auth_rejected++;
+      g_debug ("rejected stream frame from %s: invalid bearer token", from);
+      if (reply != NULL && kind == GOSSIP_PACKET_JOIN)
+        _gossip_membership_reject_join (self, reply, "invalid bearer token");
+      goto out;
+    }
+
+  switch (kind)
+    {
+    case GOSSIP_PACKET_PING:
+    case GOSSIP_PACKET_ACK:
+    case GOSSIP_PACKET_PING_REQ:
+    case GOSSIP_PACKET_NACK:
+    case GOSSIP_PACKET_GOSSIP:
+    case GOSSIP_PACKET_JOIN:
+    case GOSSIP_PACKET_PUSH_PULL:
+      _gossip_membership_receive (self, kind, &r, reliable, reply);
+      break;
+    case GOSSIP_PACKET_USER:
+      _gossip_messaging_receive (self, kind, &r, reliable, reply);
+      break;
+    default:
+      self->stats.frames_dropped++;
+      g_debug ("dropped frame from %s: unknown packet kind %u", from, kind);
+      break;
+    }
+
+out:
+  _gossip_cluster_flush_events (self);
+  g_object_unref (self);
+}
+
+/* ------------------------------------------------------------------------ */
+/* GObject                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static void engine_teardown (GossipCluster *self, gboolean leave);
+
+static void
+gossip_cluster_dispose (GObject *object)
+{
+  GossipCluster *self = GOSSIP_CLUSTER (object);
+
+  /* A cluster dropped while running behaves as if stop() was called. */
+  gossip_cluster_stop (self);
+
+  G_OBJECT_CLASS (gossip_cluster_parent_class)->dispose (object);
+}
+
+static void
+gossip_cluster_finalize (GObject *object)
+{
+  GossipCluster *self = GOSSIP_CLUSTER (object);
+
+  registry_remove (self);
+  _gossip_messaging_finalize (self);
+  _gossip_membership_finalize (self);
+
+  g_queue_clear_full (&self->events, (GDestroyNotify) event_free);
+  g_clear_pointer (&self->handlers, g_hash_table_unref);
+  g_clear_pointer (&self->snap_nodes, g_hash_table_unref);
+  g_clear_pointer (&self->snap_local, gossip_node_unref);
+  g_clear_pointer (&self->local_metadata, g_hash_table_unref);
+  g_clear_pointer (&self->local_tags, _gossip_strv_unref);
+  g_clear_pointer (&self->seeds, g_ptr_array_unref);
+  if (self->transport)
+    gossip_transport_set_receive_func (self->transport, NULL, NULL, NULL);
+  g_clear_object (&self->transport);
+  g_clear_object (&self->clock);
+  g_clear_pointer (&self->codec, gossip_codec_unref);
+  g_clear_pointer (&self->rand, g_rand_free);
+  g_clear_pointer (&self->config, gossip_config_free);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_pointer (&self->engine, _gossip_engine_release);
+  g_free (self->local_id);
+  g_free (self->advertise);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (gossip_cluster_parent_class)->finalize (object);
+}
+
+static void
+gossip_cluster_class_init (GossipClusterClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = gossip_cluster_dispose;
+  object_class->finalize = gossip_cluster_finalize;
+
+  /**
+   * GossipCluster::node-state-changed:
+   * @cluster: the cluster
+   * @node: snapshot of the node, already in its new state
+   * @old_state: the previous state (equal to the new one when the node was
+   *   just discovered)
+   * @new_state: the new state
+   *
+   * A node was discovered, or changed state; the local node too (its
+   * leave). Not emitted when a dead node is finally reaped. Emitted on the
+   * engine thread.
+   */
+  signals[SIGNAL_NODE_STATE_CHANGED] =
+    g_signal_new ("node-state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  GOSSIP_TYPE_NODE, G_TYPE_INT, G_TYPE_INT);
+
+  /**
+   * GossipCluster::node-metadata-changed:
+   * @cluster: the cluster
+   * @node: snapshot of the node with its new metadata
+   * @is_local: whether it is the local node (set_metadata/delete_metadata)
+   *
+   * A node's metadata changed. Emitted on the engine thread.
+   */
+  signals[SIGNAL_NODE_METADATA_CHANGED] =
+    g_signal_new ("node-metadata-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                  GOSSIP_TYPE_NODE, G_TYPE_BOOLEAN);
+
+  /**
+   * GossipCluster::gossip-interval:
+   * @cluster: the cluster
+   * @tick: the tick; keep a reference while handlers run elsewhere
+   *
+   * The periodic gossip-interval tick (every gossip_interval after start,
+   * stretched up to gossip_max_interval by slow consumers). Ticks never
+   * overlap: the next one is scheduled when the last reference to @tick is
+   * dropped. Emitted on the engine thread.
+   */
+  signals[SIGNAL_GOSSIP_INTERVAL] =
+    g_signal_new ("gossip-interval", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, GOSSIP_TYPE_TICK);
+}
+
+static void
+gossip_cluster_init (GossipCluster *self)
+{
+  g_mutex_init (&self->lock);
+  g_queue_init (&self->events);
+  self->snap_nodes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                            (GDestroyNotify) gossip_node_unref);
+  self->handlers = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) _gossip_handler_unref);
+  self->seeds = g_ptr_array_new_with_free_func (g_free);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Construction                                                              */
+/* ------------------------------------------------------------------------ */
+
+static GossipCodec *
+codec_from_config (const GossipConfig *config,
+                   GError            **error)
+{
+  g_autoptr(GossipKeyring) ring = NULL;
+
+  if (config->encryption_key != NULL)
+    {
+      gsize len;
+      const guint8 *key = g_bytes_get_data (config->encryption_key, &len);
+
+      ring = gossip_keyring_new (key, len, error);
+      if (ring == NULL)
+        return NULL;
+      for (guint i = 0; config->secondary_keys != NULL && i < config->secondary_keys->len; i++)
+        {
+          GBytes *k = g_ptr_array_index (config->secondary_keys, i);
+          gsize klen;
+          const guint8 *kdata = g_bytes_get_data (k, &klen);
+
+          if (!gossip_keyring_add_secondary (ring, kdata, klen, error))
+            return NULL;
+        }
+    }
+
+  return gossip_codec_new (ring, config->compression, (gsize) config->compress_min_size);
+}
+
+/**
+ * gossip_cluster_new:
+ * @config: the configuration (copied)
+ * @error: return location for a #GError
+ *
+ * Creates a cluster member on the shared engine thread with the real clock
+ * and the transport named by the configuration. Nothing is bound until
+ * gossip_cluster_start().
+ *
+ * Returns: (transfer full): a new #GossipCluster, or %NULL with @error set
+ *   (%GOSSIP_CONFIG_ERROR for bad configuration,
+ *   %GOSSIP_CLUSTER_ERROR_ID_IN_USE when another live cluster of this
+ *   process has the same node id)
+ */
+GossipCluster *
+gossip_cluster_new (const GossipConfig *config,
+                    GError            **error)
+{
+  return gossip_cluster_new_full (config, NULL, NULL, NULL, error);
+}
+
+/**
+ * gossip_cluster_new_full:
+ * @config: the configuration (copied)
+ * @context: (nullable): the engine context; %NULL for the shared engine thread
+ * @clock: (nullable): the clock; %NULL for the system clock on the engine context
+ * @transport: (nullable): the transport; %NULL to create the one the configuration names
+ * @error: return location for a #GError
+ *
+ * Creates a cluster member with injected engine context, clock and
+ * transport. With a #GossipVirtualClock and a #GossipMemoryTransport, the
+ * caller drives time and owns @context (it must be the caller's thread's
+ * context).
+ *
+ * Returns: (transfer full): a new #GossipCluster, or %NULL with @error set
+ */
+GossipCluster *
+gossip_cluster_new_full (const GossipConfig *config,
+                         GMainContext       *context,
+                         GossipClock        *clock,
+                         GossipTransport    *transport,
+                         GError            **error)
+{
+  g_autoptr(GossipCluster) self = NULL;
+  guint8 seed_bytes[4];
+  guint32 seed = 0;
+
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!gossip_config_validate (config, error))
+    return NULL;
+
+  self = g_object_new (GOSSIP_TYPE_CLUSTER, NULL);
+  self->config = gossip_config_copy (config);
+
+  if (self->config->node_id == NULL || self->config->node_id[0] == '\0')
+    {
+      gossip_uuid_generate_v7 (self->local_uuid);
+      self->local_id = gossip_uuid_to_string (self->local_uuid);
+    }
+  else
+    {
+      if (!gossip_uuid_parse (self->config->node_id, self->local_uuid))
+        {
+          g_set_error (error, GOSSIP_CONFIG_ERROR, GOSSIP_CONFIG_ERROR_INVALID_VALUE,
+                       _("node_id must be a UUID (got \"%s\")"), self->config->node_id);
+          return NULL;
+        }
+      self->local_id = gossip_uuid_to_string (self->local_uuid);
+    }
+
+  self->codec = codec_from_config (self->config, error);
+  if (self->codec == NULL)
+    return NULL;
+
+  if (context != NULL)
+    self->context = g_main_context_ref (context);
+  else
+    {
+      self->engine = _gossip_engine_acquire ();
+      self->context = g_main_context_ref (_gossip_engine_get_context (self->engine));
+    }
+
+  self->clock = clock != NULL ? g_object_ref (clock) : gossip_system_clock_new (self->context);
+
+  if (transport != NULL)
+    self->transport = g_object_ref (transport);
+  else if (self->config->transport == GOSSIP_TRANSPORT_SOCKET)
+    {
+      self->transport = gossip_socket_transport_new (self->config->bind_addr,
+                                                     self->config->prefer_ipv6,
+                                                     self->config->force_reliable_transport,
+                                                     error);
+      if (self->transport == NULL)
+        return NULL;
+    }
+  else
+    {
+      g_set_error (error, GOSSIP_CONFIG_ERROR, GOSSIP_CONFIG_ERROR_INVALID_VALUE,
+                   _("transport 'http' is not available in this build yet"));
+      return NULL;
+    }
+
+  /* Randomness only steers peer selection and jitter; seeding from the node
+   * id keeps simulations with fixed ids reproducible. */
+  if (clock != NULL)
+    seed = g_str_hash (self->local_id);
+  else if (RAND_bytes (seed_bytes, sizeof seed_bytes) == 1)
+    memcpy (&seed, seed_bytes, sizeof seed);
+  else
+    seed = g_random_int ();
+  self->rand = g_rand_new_with_seed (seed);
+
+  self->local_tags = _gossip_strv_new ((const char * const *) self->config->tags);
+  self->local_metadata = _gossip_metadata_new ();
+  self->local_meta_version = 0;
+
+  if (!registry_add (self, error))
+    return NULL;
+
+  _gossip_membership_init (self);
+  _gossip_messaging_init (self);
+
+  return g_steal_pointer (&self);
+}
+
+/**
+ * gossip_cluster_get_context:
+ * @cluster: a #GossipCluster
+ *
+ * Returns: (transfer none): the engine's #GMainContext. Handlers registered
+ *   with it run on the engine thread and must not block.
+ */
+GMainContext *
+gossip_cluster_get_context (GossipCluster *cluster)
+{
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), NULL);
+  return cluster->context;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static gboolean
+is_unspecified_host (const char *host)
+{
+  return host == NULL || *host == '\0' || g_str_equal (host, "0.0.0.0") ||
+         g_str_equal (host, "::") || g_str_equal (host, "[::]");
+}
+
+/* For a wildcard bind, advertise the first non-loopback IPv4 address of the
+ * machine (as memberlist does), falling back to loopback. */
+static char *
+pick_host_address (void)
+{
+  struct ifaddrs *ifa = NULL, *i;
+  char buf[INET_ADDRSTRLEN];
+  char *result = NULL;
+
+  if (getifaddrs (&ifa) != 0)
+    return g_strdup ("127.0.0.1");
+  for (i = ifa; i != NULL && result == NULL; i = i->ifa_next)
+    {
+      if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET)
+        continue;
+      struct sockaddr_in *sin = (struct sockaddr_in *) i->ifa_addr;
+      if ((ntohl (sin->sin_addr.s_addr) >> 24) == 127)
+        continue;
+      if (inet_ntop (AF_INET, &sin->sin_addr, buf, sizeof buf) != NULL)
+        result = g_strdup (buf);
+    }
+  freeifaddrs (ifa);
+  return result ? result : g_strdup ("127.0.0.1");
+}
+
+static char *
+compute_advertise (GossipCluster *self)
+{
+  g_autofree char *bound = gossip_transport_get_local_address (self->transport);
+  g_autofree char *host = NULL;
+  g_autofree char *picked = NULL;
+  guint16 port = 0;
+
+  if (self->config->advertise_addr != NULL && self->config->advertise_addr[0] != '\0')
+    {
+      /* An advertise address with port 0 takes the bound port. */
+      if (gossip_address_parse (self->config->advertise_addr, "advertise_addr", TRUE,
+                                NULL, &host, &port, NULL, NULL) && port == 0 && bound != NULL)
+        {
+          guint16 bport = 0;
+          if (gossip_address_parse (bound, "bind_addr", TRUE, NULL, NULL, &bport, NULL, NULL))
+            return gossip_address_format (host ? host : "127.0.0.1", bport);
+        }
+      return g_strdup (self->config->advertise_addr);
+    }
+
+  if (bound == NULL)
+    return g_strdup (self->config->bind_addr);
+  if (!gossip_address_parse (bound, "bind_addr", TRUE, NULL, &host, &port, NULL, NULL))
+    return g_strdup (bound);
+  if (is_unspecified_host (host))
+    {
+      picked = pick_host_address ();
+      return gossip_address_format (picked, port);
+    }
+  return g_steal_pointer (&bound);
+}
+
+typedef struct {
+  GossipCluster *self;
+  GError        *error;
+  gboolean       ok;
+} StartCall;
+
+static gboolean
+engine_start (gpointer data)
+{
+  StartCall *call = data;
+  GossipCluster *self = call->self;
+
+  gossip_transport_set_receive_func (self->transport, on_frame_received, self, NULL);
+  if (!gossip_transport_start (self->transport, &call->error))
+    {
+      g_prefix_error (&call->error, _("cannot bind %s: "), self->config->bind_addr);
+      if (call->error->domain != GOSSIP_CLUSTER_ERROR)
+        {
+          GError *e = g_error_new_literal (GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_BIND_FAILED,
+                                           call->error->message);
+          g_error_free (call->error);
+          call->error = e;
+        }
+      gossip_transport_set_receive_func (self->transport, NULL, NULL, NULL);
+      return G_SOURCE_REMOVE;
+    }
+
+  g_mutex_lock (&self->lock);
+  g_free (self->advertise);
+  self->advertise = compute_advertise (self);
+  self->lifecycle = GOSSIP_LIFECYCLE_RUNNING;
+  g_mutex_unlock (&self->lock);
+
+  _gossip_membership_start (self);
+  call->ok = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * gossip_cluster_start:
+ * @cluster: a #GossipCluster
+ * @error: return location for a #GError
+ *
+ * Binds the transport (with port 0, one ephemeral port for every listener,
+ * advertised as bound) and starts failure detection and gossip. A second
+ * call is a no-op. Fails with %GOSSIP_CLUSTER_ERROR_BIND_FAILED naming the
+ * address and the OS error (nothing stays half-open), or
+ * %GOSSIP_CLUSTER_ERROR_STOPPED after gossip_cluster_stop().
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+gossip_cluster_start (GossipCluster *cluster,
+                      GError       **error)
+{
+  StartCall call = { cluster, NULL, FALSE };
+  GossipLifecycle lc;
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), FALSE);
+
+  g_mutex_lock (&cluster->lock);
+  lc = cluster->lifecycle;
+  g_mutex_unlock (&cluster->lock);
+
+  if (lc == GOSSIP_LIFECYCLE_STOPPED)
+    {
+      g_set_error_literal (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_STOPPED,
+                           _("cluster is stopped"));
+      return FALSE;
+    }
+  if (lc == GOSSIP_LIFECYCLE_RUNNING)
+    return TRUE;
+
+  _gossip_cluster_invoke_sync (cluster, engine_start, &call);
+  if (!call.ok)
+    {
+      g_propagate_error (error, call.error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_running (GossipCluster *self,
+               gboolean       allow_new,
+               GError       **error)
+{
+  GossipLifecycle lc;
+
+  g_mutex_lock (&self->lock);
+  lc = self->lifecycle;
+  g_mutex_unlock (&self->lock);
+
+  if (lc == GOSSIP_LIFECYCLE_STOPPED)
+    {
+      g_set_error_literal (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_STOPPED,
+                           _("cluster is stopped"));
+      return FALSE;
+    }
+  if (lc == GOSSIP_LIFECYCLE_NEW && !allow_new)
+    {
+      g_set_error_literal (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_FAILED,
+                           _("cluster is not started"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+typedef struct {
+  GossipCluster *self;
+  char         **peers;
+  GTask         *task;
+} JoinCall;
+
+static gboolean
+engine_join (gpointer data)
+{
+  JoinCall *call = data;
+
+  _gossip_membership_join (call->self, call->peers, call->task);
+  g_strfreev (call->peers);
+  g_object_unref (call->task);
+  g_object_unref (call->self);
+  g_free (call);
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct {
+  GossipCluster *self;
+  GSourceFunc    func;
+  gpointer       data;
+} AsyncCall;
+
+static gboolean
+async_call_cb (gpointer user_data)
+{
+  AsyncCall *call = user_data;
+
+  call->func (call->data);
+  _gossip_cluster_flush_events (call->self);
+  g_object_unref (call->self);
+  g_free (call);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs @func(@data) on the engine thread without waiting (inline when the
+ * caller can own the engine context), then flushes the events it raised. */
+static void
+engine_invoke_async (GossipCluster *self,
+                     GSourceFunc    func,
+                     gpointer       data)
+{
+  AsyncCall *call;
+
+  if (try_own_engine (self))
+    {
+      func (data);
+      _gossip_cluster_flush_events (self);
+      g_main_context_release (self->context);
+      return;
+    }
+  call = g_new (AsyncCall, 1);
+  call->self = g_object_ref (self);
+  call->func = func;
+  call->data = data;
+  g_main_context_invoke (self->context, async_call_cb, call);
+}
+
+/**
+ * gossip_cluster_join_async:
+ * @cluster: a #GossipCluster
+ * @peers: (array zero-terminated=1): addresses of known members
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when every peer answered, refused or timed out
+ * @user_data: data for @callback
+ *
+ * Contacts every peer in parallel. Peers that do not answer (not up yet,
+ * unreachable) are not an error: they are kept as seeds and retried in the
+ * background. Joining before gossip_cluster_start() is allowed: the join
+ * then happens when the cluster starts, and reports 0 peers.
+ */
+void
+gossip_cluster_join_async (GossipCluster      *cluster,
+                           const char * const *peers,
+                           GCancellable       *cancellable,
+                           GAsyncReadyCallback callback,
+                           gpointer            user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  JoinCall *call;
+
+  g_return_if_fail (GOSSIP_IS_CLUSTER (cluster));
+
+  task = g_task_new (cluster, cancellable, callback, user_data);
+  g_task_set_source_tag (task, gossip_cluster_join_async);
+
+  if (!check_running (cluster, TRUE, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  list = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; peers != NULL && peers[i] != NULL; i++)
+    {
+      g_autofree char *host = NULL;
+      guint16 port = 0;
+
+      if (!gossip_address_parse (peers[i], "peers",
+                                 cluster->config->transport == GOSSIP_TRANSPORT_HTTP,
+                                 NULL, &host, &port, NULL, &error))
+        {
+          g_task_return_new_error (task, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_INVALID_ARGUMENT,
+                                   _("invalid peer address \"%s\": %s"), peers[i], error->message);
+          return;
+        }
+      g_ptr_array_add (list, g_strdup (peers[i]));
+    }
+  if (list->len == 0)
+    {
+      g_task_return_new_error (task, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_INVALID_ARGUMENT,
+                               _("join failed: no peers provided"));
+      return;
+    }
+  g_ptr_array_add (list, NULL);
+
+  call = g_new0 (JoinCall, 1);
+  call->self = g_object_ref (cluster);
+  call->peers = (char **) g_ptr_array_free (g_steal_pointer (&list), FALSE);
+  call->task = g_steal_pointer (&task);
+  engine_invoke_async (cluster, engine_join, call);
+}
+
+/**
+ * gossip_cluster_join_finish:
+ * @cluster: a #GossipCluster
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Returns: how many peers accepted us (0 is not an error), or -1 with
+ *   @error set for malformed addresses, an empty list or a stopped cluster
+ */
+gint
+gossip_cluster_join_finish (GossipCluster *cluster,
+                            GAsyncResult  *result,
+                            GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, cluster), -1);
+  return (gint) g_task_propagate_int (G_TASK (result), error);
+}
+
+typedef struct {
+  GAsyncResult *result;
+} SyncResult;
+
+static void
+sync_result_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  SyncResult *sr = user_data;
+  sr->result = g_object_ref (result);
+}
+
+static gboolean
+refuse_engine_thread (GossipCluster *self,
+                      const char    *what,
+                      GError       **error)
+{
+  if (g_main_context_is_owner (self->context))
+    {
+      g_set_error (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_FAILED,
+                   _("%s cannot block the engine thread; use the asynchronous variant"), what);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* Runs an async operation to completion on a private context. */
+#define RUN_SYNC(self, sr, call_expr)                                   \
+  G_STMT_START {                                                        \
+    GMainContext *_ctx = g_main_context_new ();                         \
+    g_main_context_push_thread_default (_ctx);                          \
+    call_expr;                                                          \
+    while ((sr).result == NULL)                                         \
+      g_main_context_iteration (_ctx, TRUE);                            \
+    g_main_context_pop_thread_default (_ctx);                           \
+    g_main_context_unref (_ctx);                                        \
+  } G_STMT_END
+
+/**
+ * gossip_cluster_join:
+ * @cluster: a #GossipCluster
+ * @peers: (array zero-terminated=1): addresses of known members
+ * @error: return location for a #GError
+ *
+ * Synchronous gossip_cluster_join_async(). Must not be called on the
+ * engine thread.
+ *
+ * Returns: how many peers accepted us, or -1 with @error set
+ */
+gint
+gossip_cluster_join (GossipCluster      *cluster,
+                     const char * const *peers,
+                     GError            **error)
+{
+  SyncResult sr = { NULL };
+  gint n;
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), -1);
+  if (refuse_engine_thread (cluster, "join", error))
+    return -1;
+
+  RUN_SYNC (cluster, sr, gossip_cluster_join_async (cluster, peers, NULL, sync_result_cb, &sr));
+  n = gossip_cluster_join_finish (cluster, sr.result, error);
+  g_object_unref (sr.result);
+  return n;
+}
+
+typedef struct {
+  GossipCluster *self;
+  GTask         *task;
+} LeaveCall;
+
+static gboolean
+engine_leave (gpointer data)
+{
+  LeaveCall *call = data;
+
+  _gossip_membership_leave (call->self, call->task);
+  g_object_unref (call->task);
+  g_object_unref (call->self);
+  g_free (call);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * gossip_cluster_leave:
+ * @cluster: a #GossipCluster
+ * @error: return location for a #GError
+ *
+ * Announces a graceful leave: the local node becomes "leaving" here and on
+ * every peer, and stays so while the cluster keeps running. Returns once
+ * the announcement went out (bounded by about a second). Leaving twice is a
+ * no-op; leaving a cluster that never started only marks it left.
+ *
+ * Returns: %TRUE, or %FALSE with %GOSSIP_CLUSTER_ERROR_STOPPED
+ */
+gboolean
+gossip_cluster_leave (GossipCluster *cluster,
+                      GError       **error)
+{
+  SyncResult sr = { NULL };
+  LeaveCall *call;
+  gboolean ok;
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), FALSE);
+  if (!check_running (cluster, TRUE, error))
+    return FALSE;
+  if (refuse_engine_thread (cluster, "leave", error))
+    return FALSE;
+
+  RUN_SYNC (cluster, sr, {
+    call = g_new0 (LeaveCall, 1);
+    call->self = g_object_ref (cluster);
+    call->task = g_task_new (cluster, NULL, sync_result_cb, &sr);
+    engine_invoke_async (cluster, engine_leave, call);
+  });
+  ok = g_task_propagate_boolean (G_TASK (sr.result), error);
+  g_object_unref (sr.result);
+  return ok;
+}
+
+static void
+engine_teardown (GossipCluster *self,
+                 gboolean       leave)
+{
+  if (leave && !self->left && self->local != NULL)
+    _gossip_membership_leave (self, NULL);
+
+  _gossip_messaging_stop (self);
+  _gossip_membership_stop (self);
+  gossip_transport_stop (self->transport);
+  gossip_transport_set_receive_func (self->transport, NULL, NULL, NULL);
+}
+
+typedef struct {
+  GossipCluster *self;
+  gboolean       leave;
+} StopCall;
+
+static gboolean
+engine_stop (gpointer data)
+{
+  StopCall *call = data;
+  engine_teardown (call->self, call->leave);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+do_stop (GossipCluster *self,
+         gboolean       leave)
+{
+  StopCall call = { self, leave };
+  gboolean was_running;
+
+  g_mutex_lock (&self->lock);
+  if (self->lifecycle == GOSSIP_LIFECYCLE_STOPPED)
+    {
+      g_mutex_unlock (&self->lock);
+      return;
+    }
+  was_running = self->lifecycle == GOSSIP_LIFECYCLE_RUNNING;
+  g_mutex_unlock (&self->lock);
+
+  g_object_ref (self);
+  if (was_running)
+    _gossip_cluster_invoke_sync (self, engine_stop, &call);
+
+  g_mutex_lock (&self->lock);
+  self->lifecycle = GOSSIP_LIFECYCLE_STOPPED;
+  g_mutex_unlock (&self->lock);
+
+  registry_remove (self);
+  g_object_unref (self);
+}
+
+/**
+ * gossip_cluster_stop:
+ * @cluster: a #GossipCluster
+ *
+ * Leaves (unless already left), fails pending requests, cancels every
+ * timer and closes the transport. Idempotent; safe from a handler. After
+ * it, network operations fail with %GOSSIP_CLUSTER_ERROR_STOPPED and
+ * queries return the last known view.
+ */
+void
+gossip_cluster_stop (GossipCluster *cluster)
+{
+  g_return_if_fail (GOSSIP_IS_CLUSTER (cluster));
+  do_stop (cluster, TRUE);
+}
+
+/**
+ * gossip_cluster_hard_stop:
+ * @cluster: a #GossipCluster
+ *
+ * Stops without leaving, as a crash would: peers have to detect the failure.
+ * For tests and benchmarks.
+ */
+void
+gossip_cluster_hard_stop (GossipCluster *cluster)
+{
+  g_return_if_fail (GOSSIP_IS_CLUSTER (cluster));
+  do_stop (cluster, FALSE);
+}
+
+/**
+ * gossip_cluster_is_running:
+ * @cluster: a #GossipCluster
+ *
+ * Returns: whether the cluster is started and not stopped
+ */
+gboolean
+gossip_cluster_is_running (GossipCluster *cluster)
+{
+  gboolean r;
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), FALSE);
+  g_mutex_lock (&cluster->lock);
+  r = cluster->lifecycle == GOSSIP_LIFECYCLE_RUNNING;
+  g_mutex_unlock (&cluster->lock);
+  return r;
+}
+
+/**
+ * gossip_cluster_is_stopped:
+ * @cluster: a #GossipCluster
+ *
+ * Returns: whether gossip_cluster_stop() was called
+ */
+gboolean
+gossip_cluster_is_stopped (GossipCluster *cluster)
+{
+  gboolean r;
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), FALSE);
+  g_mutex_lock (&cluster->lock);
+  r = cluster->lifecycle == GOSSIP_LIFECYCLE_STOPPED;
+  g_mutex_unlock (&cluster->lock);
+  return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Queries                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef gboolean (*NodeFilter) (GossipNode *node, gconstpointer data);
+
+static GPtrArray *
+collect_nodes (GossipCluster *self,
+               NodeFilter     filter,
+               gconstpointer  data)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) gossip_node_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->snap_nodes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (filter == NULL || filter (value, data))
+      g_ptr_array_add (out, gossip_node_ref (value));
+  if (g_hash_table_size (self->snap_nodes) == 0 && self->snap_local == NULL)
+    {
+      /* Not started yet: the local node as configured. */
+    }
+  g_mutex_unlock (&self->lock);
+
+  return out;
+}
+
+/**
+ * gossip_cluster_get_nodes:
+ * @cluster: a #GossipCluster
+ *
+ * Returns: (transfer full) (element-type GossipNode): every known node in
+ *   any state, the local node included
+ */
+GPtrArray *
+gossip_cluster_get_nodes (GossipCluster *cluster)
+{
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), NULL);
+  return collect_nodes (cluster, NULL, NULL);
+}
+
+static gboolean
+filter_alive (GossipNode *node, gconstpointer data)
+{
+  return node->state == GOSSIP_NODE_ALIVE;
+}
+
+/**
+ * gossip_cluster_get_alive_nodes:
+ * @cluster: a #GossipCluster
+ *
+ * Returns: (transfer full) (element-type GossipNode): the alive nodes, the
+ *   local node included
+ */
+GPtrArray *
+gossip_cluster_get_alive_nodes (GossipCluster *cluster)
+{
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), NULL);
+  return collect_nodes (cluster, filter_alive, NULL);
+}
+
+static gboolean
+filter_tag (GossipNode *node, gconstpointer data)
+{
+  return (node->state == GOSSIP_NODE_ALIVE || node->state == GOSSIP_NODE_SUSPECT) &&
+         gossip_node_has_tag (node, data);
+}
+
+/**
+ * gossip_cluster_get_nodes_by_tag:
+ * @cluster: a #GossipCluster
+ * @tag: a tag
+ *
+ * Returns: (transfer full) (element-type GossipNode): alive or suspect nodes
+ *   carrying @tag, the local node included
+ */
+GPtrArray *
+gossip_cluster_get_nodes_by_tag (GossipCluster *cluster,
+                                 const char    *tag)
+{
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), NULL);
+  g_return_val_if_fail (tag != NULL, NULL);
+  return collect_nodes (cluster, filter_tag, tag);
+}
+
+/**
+ * gossip_cluster_get_node:
+ * @cluster: a #GossipCluster
+ * @node_id: a node id in any UUID spelling
+ *
+ * Returns: (transfer full) (nullable): the node, or %NULL when unknown or
+ *   when @node_id is not a UUID
+ */
+GossipNode *
+gossip_cluster_get_node (GossipCluster *cluster,
+                         const char    *node_id)
+{
+  g_autofree char *canon = NULL;
+  GossipNode *node;
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), NULL);
+  if (node_id == NULL || (canon = gossip_uuid_normalize (node_id)) == NULL)
+    return NULL;
+
+  g_mutex_lock (&cluster->lock);
+  node = g_hash_table_lookup (cluster->snap_nodes, canon);
+  if (node != NULL)
+    gossip_node_ref (node);
+  g_mutex_unlock (&cluster->lock);
+
+  return node;
+}
+
+/**
+ * gossip_cluster_get_local_node:
+ * @cluster: a #GossipCluster
+ *
+ * Returns: (transfer full): the local node. Before start, a snapshot of the
+ *   configured identity in state alive.
+ */
+GossipNode *
+gossip_cluster_get_local_node (GossipCluster *cluster)
+{
+  GossipNode *node;
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), NULL);
+
+  g_mutex_lock (&cluster->lock);
+  if (cluster->snap_local != NULL)
+    node = gossip_node_ref (cluster->snap_local);
+  else
+    node = _gossip_node_new (cluster->local_id,
+                             cluster->advertise ? cluster->advertise :
+                             (cluster->config->advertise_addr[0] ? cluster->config->advertise_addr
+                                                                 : cluster->config->bind_addr),
+                             cluster->left ? GOSSIP_NODE_LEAVING : GOSSIP_NODE_ALIVE,
+                             0, cluster->config->app_version, cluster->local_tags,
+                             cluster->local_metadata, cluster->local_meta_version, TRUE);
+  g_mutex_unlock (&cluster->lock);
+
+  return node;
+}
+
+/**
+ * gossip_cluster_get_candidates:
+ * @cluster: a #GossipCluster
+ *
+ * Returns: (transfer full) (element-type GossipNode): a random sample of
+ *   alive or suspect nodes other than the local one, of the current fan-out
+ *   size; empty on a lone node
+ */
+GPtrArray *
+gossip_cluster_get_candidates (GossipCluster *cluster)
+{
+  g_autoptr(GPtrArray) all = NULL;
+  GPtrArray *out;
+  guint alive_suspect, fanout;
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), NULL);
+
+  all = collect_nodes (cluster, NULL, NULL);
+  out = g_ptr_array_new_with_free_func ((GDestroyNotify) gossip_node_unref);
+
+  /* Keep only alive/suspect remote nodes, then shuffle and cut. */
+  for (guint i = 0; i < all->len; i++)
+    {
+      GossipNode *n = g_ptr_array_index (all, i);
+      if (!n->is_local && (n->state == GOSSIP_NODE_ALIVE || n->state == GOSSIP_NODE_SUSPECT))
+        g_ptr_array_add (out, gossip_node_ref (n));
+    }
+  alive_suspect = out->len + 1;
+  {
+    double f = ceil (log2 ((double) alive_suspect) * cluster->config->fan_out_multiplier);
+    fanout = (guint) MIN ((double) alive_suspect, MAX (3.0, MIN (f, 10.0)));
+  }
+  for (guint i = out->len; i > 1; i--)
+    {
+      guint j = g_random_int_range (0, (gint32) i);
+      gpointer tmp = out->pdata[i - 1];
+      out->pdata[i - 1] = out->pdata[j];
+      out->pdata[j] = tmp;
+    }
+  if (out->len > fanout)
+    g_ptr_array_set_size (out, fanout);
+  return out;
+}
+
+/**
+ * gossip_cluster_count:
+ * @cluster: a #GossipCluster
+ * @state: a state
+ *
+ * Returns: how many known nodes (the local one included) are in @state
+ */
+guint
+gossip_cluster_count (GossipCluster   *cluster,
+                      GossipNodeState  state)
+{
+  guint n;
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), 0);
+  g_return_val_if_fail (state <= GOSSIP_NODE_LEAVING, 0);
+
+  g_mutex_lock (&cluster->lock);
+  n = cluster->snap_counts[state];
+  if (cluster->snap_local == NULL && state == (cluster->left ? GOSSIP_NODE_LEAVING : GOSSIP_NODE_ALIVE))
+    n++;
+  g_mutex_unlock (&cluster->lock);
+  return n;
+}
+
+/**
+ * gossip_cluster_count_all:
+ * @cluster: a #GossipCluster
+ *
+ * Returns: how many nodes are known in any state, the local one included
+ */
+guint
+gossip_cluster_count_all (GossipCluster *cluster)
+{
+  guint n;
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), 0);
+  g_mutex_lock (&cluster->lock);
+  n = g_hash_table_size (cluster->snap_nodes);
+  if (cluster->snap_local == NULL)
+    n++;
+  g_mutex_unlock (&cluster->lock);
+  return n;
+}
+
+/**
+ * gossip_cluster_get_node_id:
+ * @cluster: a #GossipCluster
+ *
+ * Returns: the local node id, a canonical lowercase UUID
+ */
+const char *
+gossip_cluster_get_node_id (GossipCluster *cluster)
+{
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), NULL);
+  return cluster->local_id;
+}
+
+/**
+ * gossip_cluster_is_local:
+ * @cluster: a #GossipCluster
+ * @node_id: a node id in any UUID spelling
+ *
+ * Returns: whether @node_id is the local node's id (%FALSE for malformed ids)
+ */
+gboolean
+gossip_cluster_is_local (GossipCluster *cluster,
+                         const char    *node_id)
+{
+  guint8 uuid[GOSSIP_UUID_SIZE];
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), FALSE);
+  return node_id != NULL && gossip_uuid_parse (node_id, uuid) &&
+         memcmp (uuid, cluster->local_uuid, GOSSIP_UUID_SIZE) == 0;
+}
+
+/**
+ * gossip_cluster_get_advertise_address:
+ * @cluster: a #GossipCluster
+ *
+ * Returns: (transfer full): the address peers use to reach us (after start,
+ *   with the real port when bound to port 0)
+ */
+char *
+gossip_cluster_get_advertise_address (GossipCluster *cluster)
+{
+  char *addr;
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), NULL);
+  g_mutex_lock (&cluster->lock);
+  addr = g_strdup (cluster->advertise ? cluster->advertise :
+                   (cluster->config->advertise_addr[0] ? cluster->config->advertise_addr
+                                                       : cluster->config->bind_addr));
+  g_mutex_unlock (&cluster->lock);
+  return addr;
+}
+
+/**
+ * gossip_cluster_get_stats:
+ * @cluster: a #GossipCluster
+ * @stats: (out caller-allocates): where to store the counters
+ *
+ * Copies the counters. They are updated on the engine thread; a copy taken
+ * elsewhere is a consistent-enough approximation.
+ */
+void
+gossip_cluster_get_stats (GossipCluster      *cluster,
+                          GossipClusterStats *stats)
+{
+  g_return_if_fail (GOSSIP_IS_CLUSTER (cluster));
+  g_return_if_fail (stats != NULL);
+  *stats = cluster->stats;
+  stats->local_health = cluster->local_health;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Local metadata                                                            */
+/* ------------------------------------------------------------------------ */
+
+static gboolean
+engine_local_changed (gpointer data)
+{
+  GossipCluster *self = data;
+
+  if (self->local != NULL)
+    _gossip_membership_local_changed (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Replaces the local map under the lock (so a following get sees it at
+ * once, from any thread), then lets the engine announce it. */
+static void
+replace_local_metadata (GossipCluster *self,
+                        GHashTable    *fresh)
+{
+  g_mutex_lock (&self->lock);
+  g_clear_pointer (&self->local_metadata, g_hash_table_unref);
+  self->local_metadata = fresh;
+  self->local_meta_version++;
+  g_mutex_unlock (&self->lock);
+
+  _gossip_cluster_invoke_sync (self, engine_local_changed, self);
+}
+
+static GHashTable *
+copy_local_metadata (GossipCluster *self)
+{
+  GHashTable *copy = _gossip_metadata_new ();
+  GHashTableIter iter;
+  gpointer k, v;
+
+  g_hash_table_iter_init (&iter, self->local_metadata);
+  while (g_hash_table_iter_next (&iter, &k, &v))
+    g_hash_table_insert (copy, g_strdup (k), g_strdup (v));
+  return copy;
+}
+
+/**
+ * gossip_cluster_set_metadata:
+ * @cluster: a #GossipCluster
+ * @key: a non-empty UTF-8 key
+ * @value: the value, already in its string form
+ * @error: return location for a #GError
+ *
+ * Sets a local metadata value and announces it at once. Setting the value
+ * a key already has is a no-op. Allowed before start and after leave; after
+ * stop it fails with %GOSSIP_CLUSTER_ERROR_STOPPED.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+gossip_cluster_set_metadata (GossipCluster *cluster,
+                             const char    *key,
+                             const char    *value,
+                             GError       **error)
+{
+  GHashTable *fresh;
+  const char *cur;
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), FALSE);
+  g_return_val_if_fail (key != NULL && value != NULL, FALSE);
+
+  if (!check_running (cluster, TRUE, error))
+    return FALSE;
+  if (*key == '\0' || !g_utf8_validate (key, -1, NULL) || strlen (key) > 65535)
+    {
+      g_set_error_literal (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_INVALID_ARGUMENT,
+                           _("metadata key must be a non-empty string"));
+      return FALSE;
+    }
+  if (!g_utf8_validate (value, -1, NULL) || strlen (value) > 65535)
+    {
+      g_set_error_literal (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_INVALID_ARGUMENT,
+                           _("metadata value must be a UTF-8 string of at most 65535 bytes"));
+      return FALSE;
+    }
+
+  g_mutex_lock (&cluster->lock);
+  cur = g_hash_table_lookup (cluster->local_metadata, key);
+  if (cur != NULL && g_str_equal (cur, value))
+    {
+      g_mutex_unlock (&cluster->lock);
+      return TRUE;
+    }
+  if (cur == NULL && g_hash_table_size (cluster->local_metadata) >= 1024)
+    {
+      g_mutex_unlock (&cluster->lock);
+      g_set_error_literal (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_INVALID_ARGUMENT,
+                           _("too many metadata keys (at most 1024)"));
+      return FALSE;
+    }
+  fresh = copy_local_metadata (cluster);
+  g_mutex_unlock (&cluster->lock);
+
+  g_hash_table_replace (fresh, g_strdup (key), g_strdup (value));
+  replace_local_metadata (cluster, fresh);
+  return TRUE;
+}
+
+/**
+ * gossip_cluster_get_metadata:
+ * @cluster: a #GossipCluster
+ * @key: a key
+ *
+ * Returns: (transfer full) (nullable): the local value of @key, or %NULL
+ */
+char *
+gossip_cluster_get_metadata (GossipCluster *cluster,
+                             const char    *key)
+{
+  char *v;
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), NULL);
+  g_return_val_if_fail (key != NULL, NULL);
+  g_mutex_lock (&cluster->lock);
+  v = g_strdup (g_hash_table_lookup (cluster->local_metadata, key));
+  g_mutex_unlock (&cluster->lock);
+  return v;
+}
+
+/**
+ * gossip_cluster_get_all_metadata:
+ * @cluster: a #GossipCluster
+ *
+ * Returns: (transfer full) (element-type utf8 utf8): a copy of the local metadata
+ */
+GHashTable *
+gossip_cluster_get_all_metadata (GossipCluster *cluster)
+{
+  GHashTable *copy;
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), NULL);
+  g_mutex_lock (&cluster->lock);
+  copy = copy_local_metadata (cluster);
+  g_mutex_unlock (&cluster->lock);
+  return copy;
+}
+
+/**
+ * gossip_cluster_delete_metadata:
+ * @cluster: a #GossipCluster
+ * @key: a key
+ * @error: return location for a #GError
+ *
+ * Deletes a local key and announces it; deleting a missing key is a no-op
+ * (nothing is sent).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+gossip_cluster_delete_metadata (GossipCluster *cluster,
+                                const char    *key,
+                                GError       **error)
+{
+  GHashTable *fresh;
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), FALSE);
+  g_return_val_if_fail (key != NULL, FALSE);
+
+  if (!check_running (cluster, TRUE, error))
+    return FALSE;
+
+  g_mutex_lock (&cluster->lock);
+  if (!g_hash_table_contains (cluster->local_metadata, key))
+    {
+      g_mutex_unlock (&cluster->lock);
+      return TRUE;
+    }
+  fresh = copy_local_metadata (cluster);
+  g_mutex_unlock (&cluster->lock);
+
+  g_hash_table_remove (fresh, key);
+  replace_local_metadata (cluster, fresh);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Gossip-interval ticks                                                     */
+/* ------------------------------------------------------------------------ */
+
+struct _GossipTick
+{
+  gint           ref_count;
+  GossipCluster *cluster;
+};
+
+G_DEFINE_BOXED_TYPE (GossipTick, gossip_tick, gossip_tick_ref, gossip_tick_unref)
+
+/**
+ * gossip_tick_ref:
+ * @tick: a #GossipTick
+ *
+ * Returns: (transfer full): @tick
+ */
+GossipTick *
+gossip_tick_ref (GossipTick *tick)
+{
+  g_atomic_int_inc (&tick->ref_count);
+  return tick;
+}
+
+static void schedule_tick (GossipCluster *self, gint64 delay);
+
+static gboolean
+engine_tick_done (gpointer data)
+{
+  GossipCluster *self = data;
+  gint64 d, cur, interval, max;
+
+  self->tick = NULL;
+  if (self->lifecycle != GOSSIP_LIFECYCLE_RUNNING)
+    {
+      g_object_unref (self);
+      return G_SOURCE_REMOVE;
+    }
+
+  /* Adaptive period (gossip-protocol.md §16). */
+  d = gossip_clock_now (self->clock) - self->tick_emitted_at;
+  cur = self->tick_period;
+  interval = self->config->gossip_interval;
+  max = self->config->gossip_max_interval;
+  if (d > cur)
+    cur = MIN ((gint64) (1.25 * (double) d), max);
+  else if (cur > interval && (double) d < 0.8 * (double) cur)
+    cur = MAX (interval, (d + cur) / 2);
+  self->tick_period = cur;
+  schedule_tick (self, MAX (0, cur - d));
+  g_object_unref (self);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * gossip_tick_unref:
+ * @tick: (transfer full): a #GossipTick
+ *
+ * Drops a reference. When the last one goes, the tick is over: the cluster
+ * measures how long it took and schedules the next one. Thread-safe.
+ */
+void
+gossip_tick_unref (GossipTick *tick)
+{
+  if (!g_atomic_int_dec_and_test (&tick->ref_count))
+    return;
+  /* The tick's reference on the cluster keeps it alive until the engine ran. */
+  engine_invoke_async (tick->cluster, engine_tick_done, tick->cluster);
+  g_free (tick);
+}
+
+static void
+tick_fire (gpointer data)
+{
+  GossipCluster *self = data;
+  GossipTick *tick;
+
+  self->timers[GOSSIP_TIMER_TICK] = 0;
+  if (self->lifecycle != GOSSIP_LIFECYCLE_RUNNING || self->tick != NULL)
+    return;
+
+  tick = g_new0 (GossipTick, 1);
+  tick->ref_count = 1;
+  tick->cluster = g_object_ref (self);
+  self->tick = tick;
+  self->tick_emitted_at = gossip_clock_now (self->clock);
+  _gossip_cluster_emit_tick (self, tick);
+  gossip_tick_unref (tick);
+}
+
+static void
+schedule_tick (GossipCluster *self,
+               gint64         delay)
+{
+  if (self->timers[GOSSIP_TIMER_TICK] != 0)
+    return;
+  self->timers[GOSSIP_TIMER_TICK] = _gossip_cluster_timer (self, delay, tick_fire);
+}
+
+/* Called by membership start. */
+void
+_gossip_cluster_start_ticks (GossipCluster *self)
+{
+  self->tick_period = self->config->gossip_interval;
+  schedule_tick (self, _gossip_cluster_jitter (self, self->config->gossip_interval, 2));
+}

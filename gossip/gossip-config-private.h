@@ -46,4 +46,58 @@ struct _GossipConfig
   gint64    udp_max_packet_size;      /* 1400: larger frames go by stream */
 };
 
+/* Parameter table access, for generated front ends (CLI options, script
+ * keyword lists, documentation). The table in gossip-config.c is the single
+ * source of truth for names, kinds, defaults and descriptions: the defaults of
+ * gossip_config_new() are applied from default_text by
+ * gossip_config_set_from_text(). */
+
+/**
+ * GossipConfigParamInfo:
+ * @name: the parameter name, same as the create() keyword
+ * @kind: what kind of value it takes
+ * @default_text: the default, in the text form gossip_config_set_from_text()
+ *   accepts (strings verbatim, "" for empty; integers in decimal; numbers in
+ *   C locale; "true"/"false"; durations in Go syntax such as "1.5s"; lists
+ *   comma-separated, "" for the empty list)
+ * @description: one-line description in English, marked with N_(); translate
+ *   it with g_dgettext (GETTEXT_PACKAGE, description)
+ * @allowed: one-line description of the accepted values, English, N_()-marked
+ * @create_kwarg: %TRUE for a keyword of the script API's create(); %FALSE for
+ *   the additions beyond it (indirect_checks, request_timeout,
+ *   udp_max_packet_size)
+ * @min: smallest accepted value (%GOSSIP_PARAM_INT only)
+ * @max: largest accepted value (%GOSSIP_PARAM_INT only)
+ *
+ * Description of one configuration parameter. Rows are static and listed in
+ * the order of create()'s documentation, additions last.
+ */
+typedef struct
+{
+  const char      *name;
+  GossipParamKind  kind;
+  const char      *default_text;
+  const char      *description;
+  const char      *allowed;
+  gboolean         create_kwarg;
+  gint64           min;
+  gint64           max;
+} GossipConfigParamInfo;
+
+guint                        gossip_config_n_params      (void);
+const GossipConfigParamInfo *gossip_config_param_nth     (guint index);
+const GossipConfigParamInfo *gossip_config_param_lookup  (const char *name);
+
+gboolean  gossip_config_set_from_text (GossipConfig *config, const char *name,
+                                       const char *text, GError **error);
+
+/* Go time.Duration.String() form of a duration in microseconds ("1h30m0s",
+ * "1.5s", "500ms", "0s"), newly allocated. */
+char     *gossip_format_duration      (gint64 usec);
+
+/* @value quoted for an error message: double quotes, control characters,
+ * quotes and backslashes escaped, cut after 64 characters with "…";
+ * "(invalid UTF-8)" when not UTF-8. Newly allocated. */
+char     *gossip_config_quote         (const char *value);
+
 G_END_DECLS

@@ -1,2 +1,268 @@
-/* gossip-node.c — placeholder, being written. */
+/* gossip-node.c — immutable member snapshots.
+ *
+ * SPDX-License-Identifier: MIT
+ */
 #include "config.h"
+
+#include "gossip-node.h"
+#include "gossip-private.h"
+
+G_DEFINE_BOXED_TYPE (GossipNode, gossip_node, gossip_node_ref, gossip_node_unref)
+
+static const char * const empty_tags[] = { NULL };
+
+/**
+ * gossip_node_state_to_string:
+ * @state: a #GossipNodeState
+ *
+ * Returns: the script-visible name of @state: "alive", "suspect", "dead" or
+ *   "leaving".
+ */
+const char *
+gossip_node_state_to_string (GossipNodeState state)
+{
+  switch (state)
+    {
+    case GOSSIP_NODE_ALIVE:   return "alive";
+    case GOSSIP_NODE_SUSPECT: return "suspect";
+    case GOSSIP_NODE_DEAD:    return "dead";
+    case GOSSIP_NODE_LEAVING: return "leaving";
+    default:                  return "dead";
+    }
+}
+
+/* Takes ownership of nothing: strings are copied, @metadata and @tags are
+ * referenced (both must never be modified once published). */
+GossipNode *
+_gossip_node_new (const char      *id,
+                  const char      *address,
+                  GossipNodeState  state,
+                  guint32          incarnation,
+                  const char      *app_version,
+                  GossipStrv      *tags,
+                  GHashTable      *metadata,
+                  guint64          metadata_version,
+                  gboolean         is_local)
+{
+  GossipNode *node = g_new0 (GossipNode, 1);
+
+  node->ref_count = 1;
+  node->id = g_strdup (id);
+  node->address = g_strdup (address ? address : "");
+  node->state = state;
+  node->incarnation = incarnation;
+  node->app_version = g_strdup (app_version ? app_version : "");
+  node->tags = tags ? _gossip_strv_ref (tags) : NULL;
+  node->metadata = metadata ? g_hash_table_ref (metadata) : _gossip_metadata_new ();
+  node->metadata_version = metadata_version;
+  node->is_local = is_local;
+
+  return node;
+}
+
+/**
+ * gossip_node_ref:
+ * @node: a #GossipNode
+ *
+ * Returns: (transfer full): @node, with one more reference.
+ */
+GossipNode *
+gossip_node_ref (GossipNode *node)
+{
+  g_return_val_if_fail (node != NULL, NULL);
+  g_atomic_int_inc (&node->ref_count);
+  return node;
+}
+
+/**
+ * gossip_node_unref:
+ * @node: (transfer full): a #GossipNode
+ *
+ * Drops a reference; frees the snapshot when it was the last one.
+ */
+void
+gossip_node_unref (GossipNode *node)
+{
+  g_return_if_fail (node != NULL);
+  if (!g_atomic_int_dec_and_test (&node->ref_count))
+    return;
+  g_free (node->id);
+  g_free (node->address);
+  g_free (node->app_version);
+  if (node->tags)
+    _gossip_strv_unref (node->tags);
+  g_hash_table_unref (node->metadata);
+  g_free (node);
+}
+
+/**
+ * gossip_node_get_id:
+ * @node: a #GossipNode
+ *
+ * Returns: the node id, a canonical lowercase UUID.
+ */
+const char *
+gossip_node_get_id (const GossipNode *node)
+{
+  return node->id;
+}
+
+/**
+ * gossip_node_get_address:
+ * @node: a #GossipNode
+ *
+ * Returns: the address the node advertises, exactly as it advertises it.
+ */
+const char *
+gossip_node_get_address (const GossipNode *node)
+{
+  return node->address;
+}
+
+/**
+ * gossip_node_get_state:
+ * @node: a #GossipNode
+ *
+ * Returns: the state the local node sees this node in.
+ */
+GossipNodeState
+gossip_node_get_state (const GossipNode *node)
+{
+  return node->state;
+}
+
+/**
+ * gossip_node_get_incarnation:
+ * @node: a #GossipNode
+ *
+ * Returns: the SWIM incarnation number the node last announced.
+ */
+guint32
+gossip_node_get_incarnation (const GossipNode *node)
+{
+  return node->incarnation;
+}
+
+/**
+ * gossip_node_get_app_version:
+ * @node: a #GossipNode
+ *
+ * Returns: the application version the node announced ("" if none).
+ */
+const char *
+gossip_node_get_app_version (const GossipNode *node)
+{
+  return node->app_version;
+}
+
+/**
+ * gossip_node_get_tags:
+ * @node: a #GossipNode
+ *
+ * Returns: (array zero-terminated=1) (transfer none): the node's tags.
+ */
+const char * const *
+gossip_node_get_tags (const GossipNode *node)
+{
+  return node->tags ? (const char * const *) node->tags->strv : empty_tags;
+}
+
+/**
+ * gossip_node_has_tag:
+ * @node: a #GossipNode
+ * @tag: a tag
+ *
+ * Returns: whether the node carries @tag.
+ */
+gboolean
+gossip_node_has_tag (const GossipNode *node,
+                     const char       *tag)
+{
+  return node->tags != NULL && tag != NULL &&
+         g_strv_contains ((const char * const *) node->tags->strv, tag);
+}
+
+/**
+ * gossip_node_get_metadata:
+ * @node: a #GossipNode
+ *
+ * Returns: (transfer none) (element-type utf8 utf8): the node's metadata,
+ *   every value in its string form. Do not modify.
+ */
+GHashTable *
+gossip_node_get_metadata (const GossipNode *node)
+{
+  return node->metadata;
+}
+
+/**
+ * gossip_node_get_metadata_value:
+ * @node: a #GossipNode
+ * @key: a metadata key
+ *
+ * Returns: (nullable): the value of @key, or %NULL.
+ */
+const char *
+gossip_node_get_metadata_value (const GossipNode *node,
+                                const char       *key)
+{
+  return g_hash_table_lookup (node->metadata, key);
+}
+
+/**
+ * gossip_node_get_metadata_version:
+ * @node: a #GossipNode
+ *
+ * Returns: the version of the metadata map (newest wins).
+ */
+guint64
+gossip_node_get_metadata_version (const GossipNode *node)
+{
+  return node->metadata_version;
+}
+
+/**
+ * gossip_node_is_local:
+ * @node: a #GossipNode
+ *
+ * Returns: whether this snapshot describes the local node.
+ */
+gboolean
+gossip_node_is_local (const GossipNode *node)
+{
+  return node->is_local;
+}
+
+/* Shared, immutable string vectors: tags are identical on every snapshot of
+ * a node, so they are shared rather than copied. */
+GossipStrv *
+_gossip_strv_new (const char * const *strv)
+{
+  GossipStrv *s = g_new0 (GossipStrv, 1);
+  s->ref_count = 1;
+  s->strv = g_strdupv ((char **) strv);
+  return s;
+}
+
+GossipStrv *
+_gossip_strv_ref (GossipStrv *s)
+{
+  g_atomic_int_inc (&s->ref_count);
+  return s;
+}
+
+void
+_gossip_strv_unref (GossipStrv *s)
+{
+  if (g_atomic_int_dec_and_test (&s->ref_count))
+    {
+      g_strfreev (s->strv);
+      g_free (s);
+    }
+}
+
+GHashTable *
+_gossip_metadata_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}

@@ -1,0 +1,294 @@
+/* gossip-private.h — engine internals shared by the cluster's source files.
+ *
+ * Threading: everything below the "engine thread only" line is touched only
+ * on the cluster's engine context. The snapshot block is shared with API
+ * callers on any thread and guarded by GossipCluster.lock, which is never
+ * held while a signal is emitted or user code runs.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <glib/gi18n-lib.h>
+
+#include "gossip-cluster.h"
+#include "gossip-config-private.h"
+#include "gossip-frame-private.h"
+#include "gossip-uuid-private.h"
+#include "gossip-buffer-private.h"
+
+G_BEGIN_DECLS
+
+/* ---- snapshots ---------------------------------------------------------- */
+
+typedef struct {
+  gint    ref_count;
+  char  **strv;
+} GossipStrv;
+
+struct _GossipNode
+{
+  gint             ref_count;
+  char            *id;
+  char            *address;
+  GossipNodeState  state;
+  guint32          incarnation;
+  char            *app_version;
+  GossipStrv      *tags;
+  GHashTable      *metadata;          /* immutable once published */
+  guint64          metadata_version;
+  gboolean         is_local;
+};
+
+GossipNode  *_gossip_node_new      (const char *id, const char *address, GossipNodeState state,
+                                    guint32 incarnation, const char *app_version, GossipStrv *tags,
+                                    GHashTable *metadata, guint64 metadata_version, gboolean is_local);
+GossipStrv  *_gossip_strv_new      (const char * const *strv);
+GossipStrv  *_gossip_strv_ref      (GossipStrv *s);
+void         _gossip_strv_unref    (GossipStrv *s);
+GHashTable  *_gossip_metadata_new  (void);
+
+/* ---- messages ----------------------------------------------------------- */
+
+typedef void (*GossipReplyFunc) (GossipMessage *message, GBytes *payload_or_null,
+                                 const char *error_or_null, gpointer user_data);
+
+GossipMessage *_gossip_message_new (guint16 type, GossipNode *sender, GVariant *payload,
+                                    gint64 deadline, GossipReplyFunc reply_func,
+                                    gpointer reply_data, GDestroyNotify reply_notify);
+
+/* ---- wire packets (gossip-packet.c) -------------------------------------- */
+
+#define GOSSIP_PROTOCOL_VERSION 1
+
+/* Every body starts with [u8 kind][u8 header flags][string token if flagged]. */
+#define GOSSIP_HEADER_FLAG_TOKEN 0x01
+
+typedef enum {
+  GOSSIP_PACKET_PING      = 1,
+  GOSSIP_PACKET_ACK       = 2,
+  GOSSIP_PACKET_PING_REQ  = 3,
+  GOSSIP_PACKET_NACK      = 4,
+  GOSSIP_PACKET_GOSSIP    = 5,
+  GOSSIP_PACKET_JOIN      = 6,
+  GOSSIP_PACKET_JOIN_REPLY= 7,
+  GOSSIP_PACKET_PUSH_PULL = 8,
+  GOSSIP_PACKET_USER      = 9,
+  GOSSIP_PACKET_REPLY     = 10,
+} GossipPacketKind;
+
+typedef enum {
+  GOSSIP_UPDATE_ALIVE   = 1,
+  GOSSIP_UPDATE_SUSPECT = 2,
+  GOSSIP_UPDATE_DEAD    = 3,
+  GOSSIP_UPDATE_LEAVE   = 4,
+} GossipUpdateKind;
+
+/* One membership update ("alive node X at incarnation N with this address,
+ * metadata and tags", "X suspected at N", ...). */
+typedef struct {
+  GossipUpdateKind kind;
+  guint8      id[GOSSIP_UUID_SIZE];
+  guint32     incarnation;
+  guint8      from[GOSSIP_UUID_SIZE];  /* accuser (suspect/dead) */
+  /* alive only: */
+  char       *address;
+  guint64     meta_version;
+  GHashTable *metadata;                /* may be NULL */
+  GossipStrv *tags;                    /* may be NULL */
+  char       *app_version;
+} GossipUpdate;
+
+/* A full-state record: an ALIVE update followed by the state it is in. */
+typedef struct {
+  GossipUpdate    alive;
+  GossipNodeState state;
+} GossipRecord;
+
+void      _gossip_update_clear   (GossipUpdate *u);
+void      _gossip_update_write   (GossipWriter *w, const GossipUpdate *u);
+gboolean  _gossip_update_read    (GossipReader *r, GossipUpdate *u);
+
+#define GOSSIP_USER_FLAG_WANT_REPLY 0x01
+#define GOSSIP_USER_FLAG_RELIABLE   0x02
+#define GOSSIP_USER_FLAG_TARGET     0x04
+#define GOSSIP_USER_FLAG_TAG        0x08
+#define GOSSIP_USER_FLAG_BROADCAST  0x10
+
+typedef struct {
+  guint8      flags;
+  guint16     type;
+  guint8      origin[GOSSIP_UUID_SIZE];
+  guint64     msg_id;
+  guint8      ttl;
+  guint32     timeout_ms;              /* requests: requester's deadline */
+  guint8      target[GOSSIP_UUID_SIZE];
+  char       *tag;
+  const guint8 *payload;               /* points into the decoded body */
+  gsize       payload_len;
+} GossipUserPacket;
+
+typedef enum {
+  GOSSIP_REPLY_OK         = 0,
+  GOSSIP_REPLY_NO_HANDLER = 1,
+  GOSSIP_REPLY_FAILED     = 2,
+  GOSSIP_REPLY_REJECTED   = 3,
+} GossipReplyStatus;
+
+/* ---- the engine thread (gossip-cluster.c) ------------------------------- */
+
+typedef struct _GossipEngine GossipEngine;
+GossipEngine *_gossip_engine_acquire (void);
+void          _gossip_engine_release (GossipEngine *engine);
+GMainContext *_gossip_engine_get_context (GossipEngine *engine);
+
+/* ---- members (engine thread only) ---------------------------------------- */
+
+typedef struct {
+  guint8           uuid[GOSSIP_UUID_SIZE];
+  char            *id;
+  char            *address;
+  GossipNodeState  state;
+  guint32          incarnation;
+  gint64           state_time;        /* clock time of the last state change */
+  GossipStrv      *tags;
+  GHashTable      *metadata;          /* immutable, replaced on change */
+  guint64          meta_version;
+  char            *app_version;
+  GossipNode      *snapshot;
+  guint            suspicion_timer;
+  guint            suspicion_confirmations;
+  gboolean         is_local;
+  gboolean         departed;          /* announced a graceful leave */
+  gint             live_index;        /* index in GossipCluster.live, or -1 */
+  guint            pending_pushpull;  /* a revived node gets one state exchange */
+} GossipMember;
+
+typedef struct {
+  guint            id;
+  guint16          type;
+  gboolean         with_reply;
+  gboolean         internal;          /* owned by an election: unhandle refuses */
+  GMainContext    *context;
+  GossipMessageFunc func;
+  gpointer         user_data;
+  GDestroyNotify   notify;
+  gint             ref_count;
+} GossipHandler;
+
+typedef enum {
+  GOSSIP_LIFECYCLE_NEW,
+  GOSSIP_LIFECYCLE_RUNNING,
+  GOSSIP_LIFECYCLE_STOPPED,
+} GossipLifecycle;
+
+struct _GossipCluster
+{
+  GObject           parent_instance;
+
+  GossipConfig     *config;
+  GMainContext     *context;
+  GossipEngine     *engine;           /* NULL when the context was injected */
+  GossipClock      *clock;
+  GossipTransport  *transport;
+  gboolean          own_transport;
+  GossipCodec      *codec;
+  GRand            *rand;
+
+  guint8            local_uuid[GOSSIP_UUID_SIZE];
+  char             *local_id;
+  GossipStrv       *local_tags;
+
+  /* ---- shared with callers, under @lock -------------------------------- */
+  GMutex            lock;
+  GossipLifecycle   lifecycle;
+  gboolean          left;
+  char             *advertise;
+  GHashTable       *snap_nodes;       /* id -> GossipNode* */
+  guint             snap_counts[4];
+  GossipNode       *snap_local;
+  GHashTable       *local_metadata;   /* current local map (immutable, replaced) */
+  guint64           local_meta_version;
+  GHashTable       *handlers;         /* GUINT_TO_POINTER(type) -> GossipHandler* */
+  GossipClusterStats stats;
+
+  /* ---- engine thread only ----------------------------------------------- */
+  GHashTable       *members;          /* id -> GossipMember* (owned) */
+  GossipMember     *local;
+  GPtrArray        *live;             /* alive/suspect remote members (borrowed) */
+  GPtrArray        *probe_list;       /* ids (owned), shuffled round-robin */
+  guint             probe_index;
+  GHashTable       *probes;           /* seq -> GossipProbe* */
+  guint32           next_seq;
+  guint             local_health;
+  GQueue            broadcasts;       /* GossipBroadcast* for piggybacking */
+  GHashTable       *history;          /* dedup keys (point into history_order entries) */
+  GQueue            history_order;    /* oldest first */
+  GHashTable       *requests;         /* msg id -> GossipRequest* */
+  GPtrArray        *seeds;            /* addresses given to join() */
+  GQueue            events;           /* deferred emissions (GossipEvent*) */
+  gboolean          flushing;
+  guint             timers[8];
+  guint             recovery_rounds;
+  GossipTick       *tick;             /* outstanding tick, if any */
+  gint64            tick_period;
+  gint64            tick_emitted_at;
+};
+
+enum {
+  GOSSIP_TIMER_PROBE,
+  GOSSIP_TIMER_GOSSIP,
+  GOSSIP_TIMER_PUSH_PULL,
+  GOSSIP_TIMER_CLEANUP,
+  GOSSIP_TIMER_RECOVERY,
+  GOSSIP_TIMER_TICK,
+  GOSSIP_TIMER_HISTORY,
+  GOSSIP_TIMER_SUSPECT_RETRY,
+};
+
+/* gossip-cluster.c */
+void      _gossip_cluster_invoke_sync   (GossipCluster *self, GSourceFunc func, gpointer data);
+gboolean  _gossip_cluster_on_engine     (GossipCluster *self);
+void      _gossip_cluster_flush_events  (GossipCluster *self);
+void      _gossip_cluster_emit_state    (GossipCluster *self, GossipNode *node, GossipNodeState old_state);
+void      _gossip_cluster_emit_metadata (GossipCluster *self, GossipNode *node);
+void      _gossip_cluster_emit_tick     (GossipCluster *self, GossipTick *tick);
+void      _gossip_cluster_publish       (GossipCluster *self, GossipMember *m, gboolean removed);
+guint     _gossip_cluster_timer         (GossipCluster *self, gint64 delay_us, GossipTimeoutFunc func);
+void      _gossip_cluster_send_body     (GossipCluster *self, const char *address, GossipWriter *body, gboolean reliable);
+void      _gossip_cluster_begin_body    (GossipCluster *self, GossipWriter *w, GossipPacketKind kind, gboolean stream);
+void      _gossip_cluster_start_ticks   (GossipCluster *self);
+GBytes   *_gossip_cluster_seal          (GossipCluster *self, GossipWriter *body);
+gint64    _gossip_cluster_jitter        (GossipCluster *self, gint64 period, guint divisor);
+
+/* gossip-membership.c */
+void      _gossip_membership_init       (GossipCluster *self);
+void      _gossip_membership_finalize   (GossipCluster *self);
+void      _gossip_membership_start      (GossipCluster *self);
+void      _gossip_membership_stop       (GossipCluster *self);
+void      _gossip_membership_receive    (GossipCluster *self, GossipPacketKind kind, GossipReader *r,
+                                         gboolean reliable, GossipTransportReply *reply);
+void      _gossip_membership_join       (GossipCluster *self, char **peers, GTask *task);
+void      _gossip_membership_leave      (GossipCluster *self, GTask *task);
+void      _gossip_membership_local_changed (GossipCluster *self);
+void      _gossip_membership_reject_join (GossipCluster *self, GossipTransportReply *reply, const char *reason);
+guint     _gossip_membership_fanout     (GossipCluster *self);
+guint     _gossip_membership_ttl        (GossipCluster *self);
+GPtrArray*_gossip_membership_pick       (GossipCluster *self, guint n, const char *tag,
+                                         const guint8 *exclude1, const guint8 *exclude2,
+                                         gboolean include_recent_dead);
+GossipMember *_gossip_membership_lookup (GossipCluster *self, const guint8 *uuid);
+
+/* gossip-messaging.c */
+void      _gossip_messaging_init        (GossipCluster *self);
+void      _gossip_messaging_finalize    (GossipCluster *self);
+void      _gossip_messaging_stop        (GossipCluster *self);
+void      _gossip_messaging_receive     (GossipCluster *self, GossipPacketKind kind, GossipReader *r,
+                                         gboolean reliable, GossipTransportReply *reply);
+void      _gossip_messaging_start       (GossipCluster *self);
+void      _gossip_handler_unref         (GossipHandler *h);
+gboolean  _gossip_cluster_handle_internal (GossipCluster *self, guint type, gboolean internal,
+                                           gboolean with_reply, GMainContext *context, GossipMessageFunc func,
+                                           gpointer user_data, GDestroyNotify notify, GError **error);
+
+G_END_DECLS

@@ -20,4 +20,8 @@ GossipTransport *gossip_socket_transport_new (const char *bind_address,
                                               gboolean    reliable_only,
                                               GError    **error);
 
+void             gossip_socket_transport_set_max_datagram      (GossipSocketTransport *self,
+                                                                gsize                  max_datagram);
+guint64          gossip_socket_transport_get_datagrams_dropped (GossipSocketTransport *self);
+
 G_END_DECLS

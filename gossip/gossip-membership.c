@@ -1,0 +1,2080 @@
+/* gossip-membership.c — SWIM membership: probing, suspicion, dissemination,
+ * join, push-pull state exchange, leave and cleanup.
+ *
+ * Failure detection follows SWIM (Das et al.) with Lifeguard's local health
+ * (Dadgar et al.): every probe period one member, taken round-robin from a
+ * shuffled list, gets a direct ping; without an ack in a third of the probe
+ * deadline, k other members are asked to ping it (PING_REQ) and a stream
+ * ping is tried as well; without any ack by the deadline it becomes
+ * suspect. Suspicion spreads by gossip; the suspect refutes by raising its
+ * incarnation; unrefuted suspicion becomes death after dead_node_timeout.
+ * A node that misses acks itself (nacks missing, suspected itself) raises
+ * its local health multiplier, which stretches its probe period, probe
+ * deadline and the suspicion timeouts it starts.
+ *
+ * Updates spread at once to a fan-out of peers with a TTL, are piggybacked
+ * on probes and acks, and are re-sent from a bounded retransmit queue; a
+ * periodic push-pull exchange of the full state over a stream repairs what
+ * gossip missed.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "gossip-error.h"
+#include "gossip-address-private.h"
+#include "gossip-private.h"
+
+#define MAX_LOCAL_HEALTH        8
+#define MAX_STATE_RECORDS       100000
+#define MAX_PIGGYBACK_UPDATES   1024
+#define PIGGYBACK_BUDGET        900    /* bytes of updates added to a datagram */
+#define JOIN_TIMEOUT            (4 * G_USEC_PER_SEC)
+#define PUSH_PULL_TIMEOUT       (5 * G_USEC_PER_SEC)
+#define DEAD_GOSSIP_WINDOW      (30 * G_USEC_PER_SEC)
+#define LEAVE_GRACE             (100 * G_TIME_SPAN_MILLISECOND)
+
+typedef enum {
+  PROBE_DIRECT,
+  PROBE_RELAY,
+} ProbeKind;
+
+typedef struct {
+  ProbeKind  kind;
+  guint32    seq;
+  guint8     target[GOSSIP_UUID_SIZE];
+  /* direct probes */
+  gboolean   acked;
+  guint      nacks;
+  guint      nacks_expected;
+  guint      indirect_timer;
+  guint      deadline_timer;
+  gint64     started;
+  /* relayed probes: whom to answer */
+  guint32    origin_seq;
+  char      *origin_addr;
+  guint      relay_timer;
+} GossipProbe;
+
+typedef struct {
+  guint8   id[GOSSIP_UUID_SIZE];
+  GBytes  *encoded;
+  guint    transmits;
+} GossipBroadcast;
+
+static void membership_send_gossip (GossipCluster *self, GPtrArray *updates_encoded, guint ttl,
+                                    const guint8 *exclude);
+static void schedule_probe (GossipCluster *self);
+static void push_pull_with (GossipCluster *self, const char *address);
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static gint64
+now (GossipCluster *self)
+{
+  return gossip_clock_now (self->clock);
+}
+
+static void
+probe_free (GossipProbe *p)
+{
+  g_free (p->origin_addr);
+  g_free (p);
+}
+
+static void
+broadcast_free (GossipBroadcast *b)
+{
+  g_bytes_unref (b->encoded);
+  g_free (b);
+}
+
+static void
+member_free (GossipMember *m)
+{
+  g_free (m->id);
+  g_free (m->address);
+  g_clear_pointer (&m->tags, _gossip_strv_unref);
+  g_clear_pointer (&m->metadata, g_hash_table_unref);
+  g_free (m->app_version);
+  g_clear_pointer (&m->snapshot, gossip_node_unref);
+  g_free (m);
+}
+
+GossipMember *
+_gossip_membership_lookup (GossipCluster *self,
+                           const guint8  *uuid)
+{
+  g_autofree char *id = gossip_uuid_to_string (uuid);
+  return g_hash_table_lookup (self->members, id);
+}
+
+static gboolean
+is_local_uuid (GossipCluster *self,
+               const guint8  *uuid)
+{
+  return memcmp (uuid, self->local_uuid, GOSSIP_UUID_SIZE) == 0;
+}
+
+static guint
+count_alive_suspect (GossipCluster *self)
+{
+  return self->live->len + 1;
+}
+
+/* fanout = min(T, max(3, min(ceil(log2 T × fan_out_multiplier), 10))),
+ * T = alive + suspect nodes, local included (gossip-protocol.md §9.1). */
+guint
+_gossip_membership_fanout (GossipCluster *self)
+{
+  guint t = count_alive_suspect (self);
+  double f = ceil (log2 ((double) t) * self->config->fan_out_multiplier);
+
+  return (guint) MIN ((double) t, MAX (3.0, MIN (f, 10.0)));
+}
+
+/* ttl = max(1, min(ceil(log2 A × ttl_multiplier) + 2, 8)), A = alive nodes. */
+guint
+_gossip_membership_ttl (GossipCluster *self)
+{
+  guint a = self->live->len + 1;
+  double t = ceil (log2 ((double) a) * self->config->ttl_multiplier) + 2.0;
+
+  return (guint) MAX (1.0, MIN (t, 8.0));
+}
+
+static void
+live_add (GossipCluster *self,
+          GossipMember  *m)
+{
+  if (m->live_index >= 0 || m->is_local)
+    return;
+  m->live_index = (gint) self->live->len;
+  g_ptr_array_add (self->live, m);
+}
+
+static void
+live_remove (GossipCluster *self,
+             GossipMember  *m)
+{
+  guint i = (guint) m->live_index;
+  GossipMember *last;
+
+  if (m->live_index < 0)
+    return;
+  last = g_ptr_array_index (self->live, self->live->len - 1);
+  self->live->pdata[i] = last;
+  last->live_index = (gint) i;
+  g_ptr_array_set_size (self->live, self->live->len - 1);
+  m->live_index = -1;
+}
+
+static gboolean
+excluded (GossipMember *m,
+          const char   *tag,
+          const guint8 *exclude1,
+          const guint8 *exclude2)
+{
+  if (exclude1 && memcmp (m->uuid, exclude1, GOSSIP_UUID_SIZE) == 0)
+    return TRUE;
+  if (exclude2 && memcmp (m->uuid, exclude2, GOSSIP_UUID_SIZE) == 0)
+    return TRUE;
+  if (tag && !(m->tags && g_strv_contains ((const char * const *) m->tags->strv, tag)))
+    return TRUE;
+  return FALSE;
+}
+
+/* Up to @n distinct random members (borrowed pointers), alive or suspect,
+ * never the local node; optionally also members dead for less than the
+ * dead-gossip window, so that a healed partition hears from us. */
+GPtrArray *
+_gossip_membership_pick (GossipCluster *self,
+                         guint          n,
+                         const char    *tag,
+                         const guint8  *exclude1,
+                         const guint8  *exclude2,
+                         gboolean       include_recent_dead)
+{
+  GPtrArray *out = g_ptr_array_new ();
+  guint len = self->live->len;
+
+  if (n == 0)
+    return out;
+
+  if (tag == NULL && len > 4 * n)
+    {
+      /* Large membership: rejection sampling, O(n). */
+      guint tries = 0;
+      while (out->len < n && tries++ < 8 * n)
+        {
+          GossipMember *m = g_ptr_array_index (self->live, g_rand_int_range (self->rand, 0, (gint32) len));
+          gboolean dup = FALSE;
+          if (excluded (m, NULL, exclude1, exclude2))
+            continue;
+          for (guint i = 0; i < out->len && !dup; i++)
+            dup = out->pdata[i] == m;
+          if (!dup)
+            g_ptr_array_add (out, m);
+        }
+    }
+  else
+    {
+      /* Reservoir sampling over the live members. */
+      guint seen = 0;
+      for (guint i = 0; i < len; i++)
+        {
+          GossipMember *m = g_ptr_array_index (self->live, i);
+          if (excluded (m, tag, exclude1, exclude2))
+            continue;
+          seen++;
+          if (out->len < n)
+            g_ptr_array_add (out, m);
+          else
+            {
+              guint j = (guint) g_rand_int_range (self->rand, 0, (gint32) seen);
+              if (j < n)
+                out->pdata[j] = m;
+            }
+        }
+    }
+
+  if (include_recent_dead)
+    {
+      gint64 t = now (self);
+      GHashTableIter iter;
+      gpointer value;
+      GossipMember *pick = NULL;
+      guint seen = 0;
+
+      /* One recently dead member per round is enough to merge partitions. */
+      g_hash_table_iter_init (&iter, self->members);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          GossipMember *m = value;
+          if (m->state != GOSSIP_NODE_DEAD || m->is_local || t - m->state_time > DEAD_GOSSIP_WINDOW ||
+              excluded (m, tag, exclude1, exclude2))
+            continue;
+          if (g_rand_int_range (self->rand, 0, (gint32) ++seen) == 0)
+            pick = m;
+        }
+      if (pick != NULL)
+        g_ptr_array_add (out, pick);
+    }
+
+  return out;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Member state                                                              */
+/* ------------------------------------------------------------------------ */
+
+static void
+set_state (GossipCluster   *self,
+           GossipMember    *m,
+           GossipNodeState  state)
+{
+  GossipNodeState old = m->state;
+
+  if (old == state)
+    return;
+  m->state = state;
+  m->state_time = now (self);
+  if (state == GOSSIP_NODE_ALIVE || state == GOSSIP_NODE_SUSPECT)
+    live_add (self, m);
+  else
+    live_remove (self, m);
+  if (state != GOSSIP_NODE_SUSPECT && m->suspicion_timer != 0)
+    {
+      gossip_clock_cancel (self->clock, m->suspicion_timer);
+      m->suspicion_timer = 0;
+    }
+  if (state == GOSSIP_NODE_LEAVING)
+    m->departed = TRUE;
+  else if (state == GOSSIP_NODE_ALIVE)
+    m->departed = FALSE;
+
+  _gossip_cluster_publish (self, m, FALSE);
+  _gossip_cluster_emit_state (self, m->snapshot, old);
+
+  /* A node coming back from the dead gets a full state exchange, so that
+   * a healed partition converges within a round trip. */
+  if (old == GOSSIP_NODE_DEAD && state == GOSSIP_NODE_ALIVE && !m->is_local)
+    push_pull_with (self, m->address);
+}
+
+static GossipMember *
+member_new (GossipCluster      *self,
+            const GossipUpdate *u,
+            GossipNodeState     state)
+{
+  GossipMember *m = g_new0 (GossipMember, 1);
+
+  memcpy (m->uuid, u->id, GOSSIP_UUID_SIZE);
+  m->id = gossip_uuid_to_string (u->id);
+  m->address = g_strdup (u->address ? u->address : "");
+  m->state = state;
+  m->incarnation = u->incarnation;
+  m->state_time = now (self);
+  m->tags = u->tags ? _gossip_strv_ref (u->tags) : NULL;
+  m->metadata = u->metadata ? g_hash_table_ref (u->metadata) : _gossip_metadata_new ();
+  m->meta_version = u->meta_version;
+  m->app_version = g_strdup (u->app_version ? u->app_version : "");
+  m->live_index = -1;
+  m->departed = state == GOSSIP_NODE_LEAVING;
+
+  g_hash_table_insert (self->members, m->id, m);
+  if (state == GOSSIP_NODE_ALIVE || state == GOSSIP_NODE_SUSPECT)
+    {
+      live_add (self, m);
+      /* New members join the probe rotation at a random position. */
+      if (self->probe_list->len > 0)
+        {
+          guint at = (guint) g_rand_int_range (self->rand, 0, (gint32) self->probe_list->len + 1);
+          g_ptr_array_insert (self->probe_list, (gint) at, g_strdup (m->id));
+        }
+    }
+
+  _gossip_cluster_publish (self, m, FALSE);
+  _gossip_cluster_emit_state (self, m->snapshot, state);
+  if (m->metadata != NULL && g_hash_table_size (m->metadata) > 0)
+    _gossip_cluster_emit_metadata (self, m->snapshot);
+  return m;
+}
+
+static void
+member_reap (GossipCluster *self,
+             GossipMember  *m)
+{
+  live_remove (self, m);
+  if (m->suspicion_timer != 0)
+    gossip_clock_cancel (self->clock, m->suspicion_timer);
+  _gossip_cluster_publish (self, m, TRUE);
+  g_hash_table_remove (self->members, m->id);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Encoding the local node and the retransmit queue                          */
+/* ------------------------------------------------------------------------ */
+
+static void
+update_from_member (GossipMember     *m,
+                    GossipUpdateKind  kind,
+                    const guint8     *from,
+                    GossipUpdate     *u)
+{
+  memset (u, 0, sizeof *u);
+  u->kind = kind;
+  memcpy (u->id, m->uuid, GOSSIP_UUID_SIZE);
+  u->incarnation = m->incarnation;
+  if (from)
+    memcpy (u->from, from, GOSSIP_UUID_SIZE);
+  /* Borrowed: only written, never cleared. */
+  u->address = m->address;
+  u->meta_version = m->meta_version;
+  u->metadata = m->metadata;
+  u->tags = m->tags;
+  u->app_version = m->app_version;
+}
+
+static GBytes *
+encode_update (const GossipUpdate *u)
+{
+  GossipWriter w;
+
+  gossip_writer_init (&w);
+  _gossip_update_write (&w, u);
+  return gossip_writer_steal_bytes (&w);
+}
+
+static guint
+retransmit_limit (GossipCluster *self)
+{
+  return _gossip_membership_ttl (self) + 1;
+}
+
+/* Queues an encoded update for piggybacking; it replaces any older queued
+ * update about the same node. */
+static void
+queue_broadcast (GossipCluster *self,
+                 const guint8  *id,
+                 GBytes        *encoded)
+{
+  GList *l, *next;
+  GossipBroadcast *b;
+
+  for (l = self->broadcasts.head; l != NULL; l = next)
+    {
+      next = l->next;
+      b = l->data;
+      if (memcmp (b->id, id, GOSSIP_UUID_SIZE) == 0)
+        {
+          broadcast_free (b);
+          g_queue_delete_link (&self->broadcasts, l);
+        }
+    }
+  b = g_new0 (GossipBroadcast, 1);
+  memcpy (b->id, id, GOSSIP_UUID_SIZE);
+  b->encoded = g_bytes_ref (encoded);
+  b->transmits = retransmit_limit (self);
+  g_queue_push_tail (&self->broadcasts, b);
+}
+
+/* Spreads an update: fan-out now with a TTL, and queue it for piggybacking. */
+static void
+disseminate (GossipCluster      *self,
+             const GossipUpdate *u,
+             const guint8       *exclude)
+{
+  g_autoptr(GBytes) enc = encode_update (u);
+  g_autoptr(GPtrArray) list = g_ptr_array_new ();
+
+  queue_broadcast (self, u->id, enc);
+  g_ptr_array_add (list, enc);
+  membership_send_gossip (self, list, _gossip_membership_ttl (self), exclude);
+}
+
+static void
+announce_local (GossipCluster *self)
+{
+  GossipUpdate u;
+
+  update_from_member (self->local, self->left ? GOSSIP_UPDATE_LEAVE : GOSSIP_UPDATE_ALIVE, NULL, &u);
+  disseminate (self, &u, NULL);
+}
+
+/* Appends "u16 count + updates" taken from the retransmit queue, within
+ * @budget bytes; @extra (if any) goes first and is not counted. */
+static void
+write_piggyback (GossipCluster *self,
+                 GossipWriter  *w,
+                 gsize          budget,
+                 GPtrArray     *extra)
+{
+  gsize count_at = gossip_writer_len (w);
+  guint16 count = 0;
+  gsize used = 0;
+  GList *l, *next;
+
+  gossip_writer_put_u16 (w, 0);
+  for (guint i = 0; extra != NULL && i < extra->len; i++)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (extra->pdata[i], &len);
+      gossip_writer_put_raw (w, data, len);
+      count++;
+    }
+  for (l = self->broadcasts.head; l != NULL && count < MAX_PIGGYBACK_UPDATES; l = next)
+    {
+      GossipBroadcast *b = l->data;
+      gsize len;
+      const guint8 *data = g_bytes_get_data (b->encoded, &len);
+
+      next = l->next;
+      if (used + len > budget)
+        continue;
+      gossip_writer_put_raw (w, data, len);
+      used += len;
+      count++;
+      if (--b->transmits == 0)
+        {
+          broadcast_free (b);
+          g_queue_delete_link (&self->broadcasts, l);
+        }
+    }
+  gossip_writer_patch_u16 (w, count_at, count);
+}
+
+/* What we think of @m, when that is something it should hear (it is
+ * suspected or dead here): sending it lets it refute. */
+static GBytes *
+view_of (GossipCluster *self,
+         GossipMember  *m)
+{
+  GossipUpdate u;
+
+  if (m->state == GOSSIP_NODE_SUSPECT)
+    update_from_member (m, GOSSIP_UPDATE_SUSPECT, self->local_uuid, &u);
+  else if (m->state == GOSSIP_NODE_DEAD)
+    update_from_member (m, GOSSIP_UPDATE_DEAD, self->local_uuid, &u);
+  else
+    return NULL;
+  return encode_update (&u);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Applying updates                                                          */
+/* ------------------------------------------------------------------------ */
+
+static void
+refute (GossipCluster *self,
+        guint32        accused_incarnation)
+{
+  if (self->left || self->local == NULL)
+    return;
+  self->local->incarnation = MAX (self->local->incarnation, accused_incarnation) + 1;
+  self->local_health = MIN (self->local_health + 1, MAX_LOCAL_HEALTH);
+  _gossip_cluster_publish (self, self->local, FALSE);
+  announce_local (self);
+}
+
+static gint64
+suspicion_timeout (GossipCluster *self,
+                   GossipMember  *m)
+{
+  gint64 base = self->config->dead_node_timeout * (gint64) (1 + self->local_health);
+  guint k = (guint) MAX (self->config->indirect_checks, 1);
+  double frac;
+
+  /* Lifeguard: independent confirmations shorten the timeout, down to
+   * half of it with k confirmations. */
+  if (m->suspicion_confirmations == 0)
+    return base;
+  frac = log ((double) m->suspicion_confirmations + 1.0) / log ((double) k + 1.0);
+  return MAX (base / 2, base - (gint64) ((double) (base / 2) * MIN (frac, 1.0)));
+}
+
+static void suspicion_expired (gpointer data);
+
+typedef struct {
+  GossipCluster *self;
+  char          *id;
+} SuspicionData;
+
+static void
+suspicion_data_free (gpointer data)
+{
+  SuspicionData *sd = data;
+  g_free (sd->id);
+  g_free (sd);
+}
+
+static void
+arm_suspicion (GossipCluster *self,
+               GossipMember  *m)
+{
+  SuspicionData *sd = g_new0 (SuspicionData, 1);
+  gint64 elapsed = now (self) - m->state_time;
+
+  if (m->suspicion_timer != 0)
+    gossip_clock_cancel (self->clock, m->suspicion_timer);
+  sd->self = self;
+  sd->id = g_strdup (m->id);
+  m->suspicion_timer = gossip_clock_add_timeout (self->clock,
+                                                 MAX (0, suspicion_timeout (self, m) - elapsed),
+                                                 suspicion_expired, sd, suspicion_data_free);
+}
+
+static void
+suspicion_expired (gpointer data)
+{
+  SuspicionData *sd = data;
+  GossipCluster *self = g_object_ref (sd->self);
+  GossipMember *m = g_hash_table_lookup (self->members, sd->id);
+
+  if (m != NULL && m->state == GOSSIP_NODE_SUSPECT)
+    {
+      GossipUpdate u;
+
+      m->suspicion_timer = 0;
+      set_state (self, m, GOSSIP_NODE_DEAD);
+      update_from_member (m, GOSSIP_UPDATE_DEAD, self->local_uuid, &u);
+      disseminate (self, &u, NULL);
+    }
+  _gossip_cluster_flush_events (self);
+  g_object_unref (self);
+}
+
+/* Applies one update. Returns TRUE when it was news (changed our view), in
+ * which case it is worth passing on. */
+static gboolean
+apply_update (GossipCluster      *self,
+              const GossipUpdate *u)
+{
+  GossipMember *m;
+
+  if (is_local_uuid (self, u->id))
+    {
+      if (self->local == NULL)
+        return FALSE;
+      switch (u->kind)
+        {
+        case GOSSIP_UPDATE_ALIVE:
+          /* Someone remembers us with a higher incarnation (a previous
+           * life): outbid it. */
+          if (u->incarnation > self->local->incarnation)
+            refute (self, u->incarnation);
+          return FALSE;
+        case GOSSIP_UPDATE_SUSPECT:
+        case GOSSIP_UPDATE_DEAD:
+        case GOSSIP_UPDATE_LEAVE:
+          if (u->incarnation >= self->local->incarnation && !self->left)
+            refute (self, u->incarnation);
+          return FALSE;
+        }
+      return FALSE;
+    }
+
+  m = _gossip_membership_lookup (self, u->id);
+
+  switch (u->kind)
+    {
+    case GOSSIP_UPDATE_ALIVE:
+      if (m == NULL)
+        {
+          if (u->address == NULL || *u->address == '\0')
+            return FALSE;
+          member_new (self, u, GOSSIP_NODE_ALIVE);
+          return TRUE;
+        }
+      if (u->incarnation <= m->incarnation)
+        return FALSE;
+      m->incarnation = u->incarnation;
+      if (u->address && *u->address && g_strcmp0 (u->address, m->address) != 0)
+        {
+          g_free (m->address);
+          m->address = g_strdup (u->address);
+        }
+      if (m->tags == NULL && u->tags != NULL)
+        m->tags = _gossip_strv_ref (u->tags);
+      if (u->app_version && g_strcmp0 (u->app_version, m->app_version) != 0)
+        {
+          g_free (m->app_version);
+          m->app_version = g_strdup (u->app_version);
+        }
+      if (u->metadata != NULL && u->meta_version != m->meta_version)
+        {
+          g_clear_pointer (&m->metadata, g_hash_table_unref);
+          m->metadata = g_hash_table_ref (u->metadata);
+          m->meta_version = u->meta_version;
+          if (m->state == GOSSIP_NODE_ALIVE)
+            {
+              _gossip_cluster_publish (self, m, FALSE);
+              _gossip_cluster_emit_metadata (self, m->snapshot);
+            }
+          else
+            {
+              set_state (self, m, GOSSIP_NODE_ALIVE);
+              _gossip_cluster_emit_metadata (self, m->snapshot);
+            }
+          return TRUE;
+        }
+      if (m->state != GOSSIP_NODE_ALIVE)
+        set_state (self, m, GOSSIP_NODE_ALIVE);
+      else
+        _gossip_cluster_publish (self, m, FALSE);
+      return TRUE;
+
+    case GOSSIP_UPDATE_SUSPECT:
+      if (m == NULL || u->incarnation < m->incarnation)
+        return FALSE;
+      if (m->state == GOSSIP_NODE_SUSPECT)
+        {
+          if (u->incarnation > m->incarnation)
+            {
+              m->incarnation = u->incarnation;
+              return TRUE;
+            }
+          /* Another member confirms: shorten the timeout (Lifeguard). */
+          if (memcmp (u->from, self->local_uuid, GOSSIP_UUID_SIZE) != 0)
+            {
+              m->suspicion_confirmations++;
+              arm_suspicion (self, m);
+            }
+          return FALSE;
+        }
+      if (m->state != GOSSIP_NODE_ALIVE)
+        return FALSE;
+      m->incarnation = u->incarnation;
+      m->suspicion_confirmations = 0;
+      set_state (self, m, GOSSIP_NODE_SUSPECT);
+      arm_suspicion (self, m);
+      return TRUE;
+
+    case GOSSIP_UPDATE_DEAD:
+      if (m == NULL || u->incarnation < m->incarnation ||
+          m->state == GOSSIP_NODE_DEAD || m->state == GOSSIP_NODE_LEAVING)
+        return FALSE;
+      m->incarnation = u->incarnation;
+      set_state (self, m, GOSSIP_NODE_DEAD);
+      return TRUE;
+
+    case GOSSIP_UPDATE_LEAVE:
+      if (m == NULL || u->incarnation < m->incarnation || m->state == GOSSIP_NODE_LEAVING)
+        return FALSE;
+      m->incarnation = u->incarnation;
+      set_state (self, m, GOSSIP_NODE_LEAVING);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* Reads "u16 count + updates", applies them and returns the encodings of
+ * those that were news (for relaying), or NULL on malformed input. */
+static GPtrArray *
+read_updates (GossipCluster *self,
+              GossipReader  *r)
+{
+  guint16 count = 0;
+  g_autoptr(GPtrArray) news = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+
+  if (!gossip_reader_get_u16 (r, &count) || count > MAX_PIGGYBACK_UPDATES)
+    return NULL;
+  for (guint i = 0; i < count; i++)
+    {
+      GossipUpdate u;
+      gsize start = r->pos;
+
+      if (!_gossip_update_read (r, &u))
+        return NULL;
+      if (apply_update (self, &u))
+        g_ptr_array_add (news, g_bytes_new (r->data + start, r->pos - start));
+      _gossip_update_clear (&u);
+    }
+  return g_steal_pointer (&news);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Gossip packets                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* GOSSIP: [16 sender][u8 ttl][updates]. Sent to a fan-out of peers; the
+ * receiver relays what was news to it with ttl - 1. */
+static void
+membership_send_gossip (GossipCluster *self,
+                        GPtrArray     *updates,
+                        guint          ttl,
+                        const guint8  *exclude)
+{
+  g_autoptr(GPtrArray) targets = NULL;
+
+  if (self->lifecycle != GOSSIP_LIFECYCLE_RUNNING)
+    return;
+
+  targets = _gossip_membership_pick (self, _gossip_membership_fanout (self), NULL, exclude, NULL, FALSE);
+  for (guint i = 0; i < targets->len; i++)
+    {
+      GossipMember *m = targets->pdata[i];
+      GossipWriter w;
+      g_autoptr(GPtrArray) extra = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+      GBytes *view = view_of (self, m);
+
+      for (guint j = 0; j < updates->len; j++)
+        g_ptr_array_add (extra, g_bytes_ref (updates->pdata[j]));
+      if (view)
+        g_ptr_array_add (extra, view);
+
+      _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_GOSSIP, FALSE);
+      gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
+      gossip_writer_put_u8 (&w, (guint8) MIN (ttl, 255u));
+      write_piggyback (self, &w, PIGGYBACK_BUDGET, extra);
+      _gossip_cluster_send_body (self, m->address, &w, FALSE);
+      gossip_writer_clear (&w);
+    }
+}
+
+static void
+handle_gossip (GossipCluster *self,
+               GossipReader  *r)
+{
+  const guint8 *sender = NULL;
+  guint8 ttl = 0;
+  g_autoptr(GPtrArray) news = NULL;
+
+  if (!gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender) || !gossip_reader_get_u8 (r, &ttl))
+    goto bad;
+  news = read_updates (self, r);
+  if (news == NULL)
+    goto bad;
+  for (guint i = 0; i < news->len; i++)
+    {
+      GossipReader ur;
+      GossipUpdate u;
+      gsize len;
+      const guint8 *data = g_bytes_get_data (news->pdata[i], &len);
+
+      gossip_reader_init (&ur, data, len);
+      if (_gossip_update_read (&ur, &u))
+        {
+          queue_broadcast (self, u.id, news->pdata[i]);
+          _gossip_update_clear (&u);
+        }
+    }
+  if (news->len > 0 && ttl > 1)
+    {
+      guint8 from[GOSSIP_UUID_SIZE];
+      memcpy (from, sender, GOSSIP_UUID_SIZE);
+      membership_send_gossip (self, news, ttl - 1, from);
+    }
+  return;
+
+bad:
+  self->stats.frames_dropped++;
+}
+
+static void
+gossip_timer_fire (gpointer data)
+{
+  GossipCluster *self = data;
+  g_autoptr(GPtrArray) targets = NULL;
+
+  self->timers[GOSSIP_TIMER_GOSSIP] =
+    _gossip_cluster_timer (self, self->config->metadata_gossip_interval, gossip_timer_fire);
+
+  /* Periodic round: retransmit queued updates to a fan-out of peers, and
+   * always talk to one recently dead member so partitions heal. */
+  targets = _gossip_membership_pick (self, self->broadcasts.length > 0 ? _gossip_membership_fanout (self) : 0,
+                                     NULL, NULL, NULL, TRUE);
+  for (guint i = 0; i < targets->len; i++)
+    {
+      GossipMember *m = targets->pdata[i];
+      GossipWriter w;
+      g_autoptr(GPtrArray) extra = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+      GBytes *view = view_of (self, m);
+      GossipUpdate lu;
+
+      if (m->state == GOSSIP_NODE_DEAD)
+        {
+          update_from_member (self->local, self->left ? GOSSIP_UPDATE_LEAVE : GOSSIP_UPDATE_ALIVE, NULL, &lu);
+          g_ptr_array_add (extra, encode_update (&lu));
+        }
+      if (view)
+        g_ptr_array_add (extra, view);
+      _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_GOSSIP, FALSE);
+      gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
+      gossip_writer_put_u8 (&w, 0);
+      write_piggyback (self, &w, PIGGYBACK_BUDGET, extra);
+      _gossip_cluster_send_body (self, m->address, &w, FALSE);
+      gossip_writer_clear (&w);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Probing                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static gint64
+probe_deadline (GossipCluster *self)
+{
+  gint64 d = MIN (self->config->suspect_timeout, self->config->health_check_interval);
+  return d * (gint64) (1 + self->local_health);
+}
+
+static void
+send_ping (GossipCluster *self,
+           guint32        seq,
+           GossipMember  *target,
+           const char    *address,
+           gboolean       stream_reply,
+           GossipTransportStreamFunc func,
+           gpointer       user_data)
+{
+  GossipWriter w;
+  g_autoptr(GPtrArray) extra = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  GBytes *view = target ? view_of (self, target) : NULL;
+
+  if (view)
+    g_ptr_array_add (extra, view);
+  _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_PING, stream_reply);
+  gossip_writer_put_u32 (&w, seq);
+  gossip_writer_put_raw (&w, target ? target->uuid : self->local_uuid, GOSSIP_UUID_SIZE);
+  gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
+  gossip_writer_put_string (&w, self->local->address);
+  write_piggyback (self, &w, PIGGYBACK_BUDGET, extra);
+  self->stats.probes_sent++;
+
+  if (stream_reply)
+    {
+      g_autoptr(GBytes) frame = _gossip_cluster_seal (self, &w);
+      if (frame)
+        gossip_transport_send_stream (self->transport, address, frame, TRUE,
+                                      MAX (probe_deadline (self) / 2, 100 * G_TIME_SPAN_MILLISECOND),
+                                      func, user_data);
+    }
+  else
+    _gossip_cluster_send_body (self, address, &w, FALSE);
+  gossip_writer_clear (&w);
+}
+
+static GossipProbe *
+probe_lookup (GossipCluster *self,
+              guint32        seq)
+{
+  return g_hash_table_lookup (self->probes, GUINT_TO_POINTER (seq));
+}
+
+static void
+probe_finish (GossipCluster *self,
+              GossipProbe   *p)
+{
+  if (p->indirect_timer)
+    gossip_clock_cancel (self->clock, p->indirect_timer);
+  if (p->deadline_timer)
+    gossip_clock_cancel (self->clock, p->deadline_timer);
+  if (p->relay_timer)
+    gossip_clock_cancel (self->clock, p->relay_timer);
+  g_hash_table_remove (self->probes, GUINT_TO_POINTER (p->seq));
+}
+
+typedef struct {
+  GossipCluster *self;
+  guint32        seq;
+} ProbeRef;
+
+static ProbeRef *
+probe_ref (GossipCluster *self, guint32 seq)
+{
+  ProbeRef *ref = g_new (ProbeRef, 1);
+  ref->self = self;
+  ref->seq = seq;
+  return ref;
+}
+
+static void
+probe_acked (GossipCluster *self,
+             GossipProbe   *p)
+{
+  if (p->kind == PROBE_DIRECT)
+    {
+      p->acked = TRUE;
+      if (self->local_health > 0)
+        self->local_health--;
+      probe_finish (self, p);
+    }
+  else
+    {
+      /* Relay: tell the member that asked us. */
+      GossipWriter w;
+
+      _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_ACK, FALSE);
+      gossip_writer_put_u32 (&w, p->origin_seq);
+      gossip_writer_put_raw (&w, p->target, GOSSIP_UUID_SIZE);
+      write_piggyback (self, &w, PIGGYBACK_BUDGET, NULL);
+      _gossip_cluster_send_body (self, p->origin_addr, &w, FALSE);
+      gossip_writer_clear (&w);
+      probe_finish (self, p);
+    }
+}
+
+static void
+stream_ping_done (GBytes       *reply,
+                  const GError *error,
+                  gpointer      user_data)
+{
+  ProbeRef *ref = user_data;
+  GossipCluster *self = ref->self;
+  GossipProbe *p;
+
+  /* The probe may be over (acked or failed) and the cluster stopping. */
+  if (error == NULL && reply != NULL && self->lifecycle == GOSSIP_LIFECYCLE_RUNNING &&
+      (p = probe_lookup (self, ref->seq)) != NULL)
+    {
+      g_autoptr(GBytes) body = gossip_codec_open (self->codec, g_bytes_get_data (reply, NULL),
+                                                  g_bytes_get_size (reply), NULL);
+      GossipReader r;
+      guint8 kind = 0, hflags = 0;
+
+      if (body != NULL)
+        {
+          gossip_reader_init (&r, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+          if (gossip_reader_get_u8 (&r, &kind) && kind == GOSSIP_PACKET_ACK &&
+              gossip_reader_get_u8 (&r, &hflags) && hflags == 0)
+            {
+              guint32 seq = 0;
+              const guint8 *sender = NULL;
+              if (gossip_reader_get_u32 (&r, &seq) && gossip_reader_get_raw (&r, GOSSIP_UUID_SIZE, &sender))
+                {
+                  g_autoptr(GPtrArray) news = read_updates (self, &r);
+                  probe_acked (self, p);
+                }
+            }
+        }
+      _gossip_cluster_flush_events (self);
+    }
+  g_free (ref);
+}
+
+static void
+probe_indirect (gpointer data)
+{
+  ProbeRef *ref = data;
+  GossipCluster *self = ref->self;
+  GossipProbe *p = probe_lookup (self, ref->seq);
+  GossipMember *target;
+  g_autoptr(GPtrArray) relays = NULL;
+
+  if (p == NULL)
+    return;
+  p->indirect_timer = 0;
+  target = _gossip_membership_lookup (self, p->target);
+  if (target == NULL)
+    return;
+
+  relays = _gossip_membership_pick (self, (guint) self->config->indirect_checks, NULL,
+                                    p->target, NULL, FALSE);
+  p->nacks_expected = relays->len;
+  for (guint i = 0; i < relays->len; i++)
+    {
+      GossipMember *relay = relays->pdata[i];
+      GossipWriter w;
+
+      _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_PING_REQ, FALSE);
+      gossip_writer_put_u32 (&w, p->seq);
+      gossip_writer_put_raw (&w, target->uuid, GOSSIP_UUID_SIZE);
+      gossip_writer_put_string (&w, target->address);
+      gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
+      gossip_writer_put_string (&w, self->local->address);
+      write_piggyback (self, &w, PIGGYBACK_BUDGET, NULL);
+      _gossip_cluster_send_body (self, relay->address, &w, FALSE);
+      gossip_writer_clear (&w);
+      self->stats.indirect_probes_sent++;
+    }
+
+  /* Also try a stream ping, which survives datagram loss (memberlist's
+   * TCP fallback). */
+  send_ping (self, p->seq, target, target->address, TRUE, stream_ping_done, probe_ref (self, p->seq));
+}
+
+static void
+probe_deadline_fire (gpointer data)
+{
+  ProbeRef *ref = data;
+  GossipCluster *self = ref->self;
+  GossipProbe *p = probe_lookup (self, ref->seq);
+  GossipMember *target;
+
+  if (p == NULL)
+    return;
+  p->deadline_timer = 0;
+  target = _gossip_membership_lookup (self, p->target);
+
+  /* Lifeguard: if relays did not even nack, the fault may be ours. */
+  if (p->nacks < p->nacks_expected)
+    self->local_health = MIN (self->local_health + 1, MAX_LOCAL_HEALTH);
+
+  if (target != NULL && target->state == GOSSIP_NODE_ALIVE)
+    {
+      GossipUpdate u;
+
+      target->suspicion_confirmations = 0;
+      set_state (self, target, GOSSIP_NODE_SUSPECT);
+      arm_suspicion (self, target);
+      update_from_member (target, GOSSIP_UPDATE_SUSPECT, self->local_uuid, &u);
+      disseminate (self, &u, NULL);
+    }
+  probe_finish (self, p);
+}
+
+static GossipMember *
+next_probe_target (GossipCluster *self)
+{
+  for (guint attempts = 0; attempts < 2; attempts++)
+    {
+      while (self->probe_index < self->probe_list->len)
+        {
+          const char *id = g_ptr_array_index (self->probe_list, self->probe_index++);
+          GossipMember *m = g_hash_table_lookup (self->members, id);
+          if (m != NULL && !m->is_local &&
+              (m->state == GOSSIP_NODE_ALIVE || m->state == GOSSIP_NODE_SUSPECT))
+            return m;
+        }
+      /* End of the round: reshuffle the current live members. */
+      g_ptr_array_set_size (self->probe_list, 0);
+      for (guint i = 0; i < self->live->len; i++)
+        g_ptr_array_add (self->probe_list, g_strdup (((GossipMember *) self->live->pdata[i])->id));
+      for (guint i = self->probe_list->len; i > 1; i--)
+        {
+          guint j = (guint) g_rand_int_range (self->rand, 0, (gint32) i);
+          gpointer tmp = self->probe_list->pdata[i - 1];
+          self->probe_list->pdata[i - 1] = self->probe_list->pdata[j];
+          self->probe_list->pdata[j] = tmp;
+        }
+      self->probe_index = 0;
+    }
+  return NULL;
+}
+
+static void
+probe_timer_fire (gpointer data)
+{
+  GossipCluster *self = data;
+  GossipMember *target;
+  GossipProbe *p;
+  gint64 deadline;
+
+  self->timers[GOSSIP_TIMER_PROBE] = 0;
+  schedule_probe (self);
+
+  target = next_probe_target (self);
+  if (target == NULL)
+    return;
+
+  p = g_new0 (GossipProbe, 1);
+  p->kind = PROBE_DIRECT;
+  p->seq = ++self->next_seq;
+  memcpy (p->target, target->uuid, GOSSIP_UUID_SIZE);
+  p->started = now (self);
+  g_hash_table_insert (self->probes, GUINT_TO_POINTER (p->seq), p);
+
+  deadline = probe_deadline (self);
+  p->indirect_timer = gossip_clock_add_timeout (self->clock, deadline / 3, probe_indirect,
+                                                probe_ref (self, p->seq), g_free);
+  p->deadline_timer = gossip_clock_add_timeout (self->clock, deadline, probe_deadline_fire,
+                                                probe_ref (self, p->seq), g_free);
+  send_ping (self, p->seq, target, target->address, FALSE, NULL, NULL);
+}
+
+static void
+schedule_probe (GossipCluster *self)
+{
+  gint64 period = self->config->health_check_interval * (gint64) (1 + self->local_health);
+
+  if (self->timers[GOSSIP_TIMER_PROBE] == 0)
+    self->timers[GOSSIP_TIMER_PROBE] = _gossip_cluster_timer (self, period, probe_timer_fire);
+}
+
+/* Suspects get an extra ping every suspect_retry_interval carrying the
+ * suspicion, so that a live one hears of it and refutes quickly. */
+static void
+suspect_retry_fire (gpointer data)
+{
+  GossipCluster *self = data;
+
+  self->timers[GOSSIP_TIMER_SUSPECT_RETRY] =
+    _gossip_cluster_timer (self, self->config->suspect_retry_interval, suspect_retry_fire);
+  for (guint i = 0; i < self->live->len; i++)
+    {
+      GossipMember *m = self->live->pdata[i];
+      if (m->state == GOSSIP_NODE_SUSPECT)
+        send_ping (self, ++self->next_seq, m, m->address, FALSE, NULL, NULL);
+    }
+}
+
+static void
+send_ack (GossipCluster        *self,
+          guint32               seq,
+          const char           *address,
+          GossipTransportReply *reply)
+{
+  GossipWriter w;
+
+  _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_ACK, FALSE);
+  gossip_writer_put_u32 (&w, seq);
+  gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
+  write_piggyback (self, &w, PIGGYBACK_BUDGET, NULL);
+  if (reply != NULL)
+    {
+      g_autoptr(GBytes) frame = _gossip_cluster_seal (self, &w);
+      if (frame)
+        gossip_transport_reply_send (reply, frame);
+    }
+  else
+    _gossip_cluster_send_body (self, address, &w, FALSE);
+  gossip_writer_clear (&w);
+}
+
+static void
+handle_ping (GossipCluster        *self,
+             GossipReader         *r,
+             GossipTransportReply *reply)
+{
+  guint32 seq = 0;
+  const guint8 *target = NULL, *sender = NULL;
+  g_autofree char *addr = NULL;
+  g_autoptr(GPtrArray) news = NULL;
+
+  if (!gossip_reader_get_u32 (r, &seq) ||
+      !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &target) ||
+      !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender) ||
+      !gossip_reader_get_string (r, 1024, &addr) ||
+      (news = read_updates (self, r)) == NULL)
+    {
+      self->stats.frames_dropped++;
+      return;
+    }
+  /* A ping meant for a previous owner of our address is not ours to ack. */
+  if (!is_local_uuid (self, target))
+    return;
+  for (guint i = 0; i < news->len; i++)
+    {
+      GossipReader ur;
+      GossipUpdate u;
+      gossip_reader_init (&ur, g_bytes_get_data (news->pdata[i], NULL), g_bytes_get_size (news->pdata[i]));
+      if (_gossip_update_read (&ur, &u))
+        {
+          queue_broadcast (self, u.id, news->pdata[i]);
+          _gossip_update_clear (&u);
+        }
+    }
+  send_ack (self, seq, addr, reply);
+}
+
+static void
+handle_ack (GossipCluster *self,
+            GossipReader  *r)
+{
+  guint32 seq = 0;
+  const guint8 *sender = NULL;
+  g_autoptr(GPtrArray) news = NULL;
+  GossipProbe *p;
+
+  if (!gossip_reader_get_u32 (r, &seq) ||
+      !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender) ||
+      (news = read_updates (self, r)) == NULL)
+    {
+      self->stats.frames_dropped++;
+      return;
+    }
+  p = probe_lookup (self, seq);
+  if (p != NULL && memcmp (p->target, sender, GOSSIP_UUID_SIZE) == 0)
+    probe_acked (self, p);
+}
+
+static void
+relay_timeout (gpointer data)
+{
+  ProbeRef *ref = data;
+  GossipCluster *self = ref->self;
+  GossipProbe *p = probe_lookup (self, ref->seq);
+  GossipWriter w;
+
+  if (p == NULL)
+    return;
+  p->relay_timer = 0;
+  /* Lifeguard nack: "I am alive, but could not reach the target." */
+  _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_NACK, FALSE);
+  gossip_writer_put_u32 (&w, p->origin_seq);
+  gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
+  _gossip_cluster_send_body (self, p->origin_addr, &w, FALSE);
+  gossip_writer_clear (&w);
+  probe_finish (self, p);
+}
+
+static void
+handle_ping_req (GossipCluster *self,
+                 GossipReader  *r)
+{
+  guint32 seq = 0;
+  const guint8 *target = NULL, *requester = NULL;
+  g_autofree char *target_addr = NULL, *requester_addr = NULL;
+  g_autoptr(GPtrArray) news = NULL;
+  GossipProbe *p;
+  GossipMember *tm;
+
+  if (!gossip_reader_get_u32 (r, &seq) ||
+      !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &target) ||
+      !gossip_reader_get_string (r, 1024, &target_addr) ||
+      !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &requester) ||
+      !gossip_reader_get_string (r, 1024, &requester_addr) ||
+      (news = read_updates (self, r)) == NULL)
+    {
+      self->stats.frames_dropped++;
+      return;
+    }
+
+  p = g_new0 (GossipProbe, 1);
+  p->kind = PROBE_RELAY;
+  p->seq = ++self->next_seq;
+  memcpy (p->target, target, GOSSIP_UUID_SIZE);
+  p->origin_seq = seq;
+  p->origin_addr = g_strdup (requester_addr);
+  g_hash_table_insert (self->probes, GUINT_TO_POINTER (p->seq), p);
+  p->relay_timer = gossip_clock_add_timeout (self->clock, probe_deadline (self) * 2 / 3,
+                                             relay_timeout, probe_ref (self, p->seq), g_free);
+
+  tm = _gossip_membership_lookup (self, target);
+  if (tm != NULL)
+    send_ping (self, p->seq, tm, target_addr, FALSE, NULL, NULL);
+  else
+    {
+      /* Unknown to us: ping by address, addressed to the id we were given. */
+      GossipWriter w;
+      _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_PING, FALSE);
+      gossip_writer_put_u32 (&w, p->seq);
+      gossip_writer_put_raw (&w, target, GOSSIP_UUID_SIZE);
+      gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
+      gossip_writer_put_string (&w, self->local->address);
+      gossip_writer_put_u16 (&w, 0);
+      _gossip_cluster_send_body (self, target_addr, &w, FALSE);
+      gossip_writer_clear (&w);
+    }
+}
+
+static void
+handle_nack (GossipCluster *self,
+             GossipReader  *r)
+{
+  guint32 seq = 0;
+  const guint8 *sender = NULL;
+  GossipProbe *p;
+
+  if (!gossip_reader_get_u32 (r, &seq) || !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender))
+    {
+      self->stats.frames_dropped++;
+      return;
+    }
+  p = probe_lookup (self, seq);
+  if (p != NULL && p->kind == PROBE_DIRECT)
+    p->nacks++;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Full state: join and push-pull                                            */
+/* ------------------------------------------------------------------------ */
+
+static void
+write_record (GossipWriter *w,
+              GossipMember *m)
+{
+  GossipUpdate u;
+
+  update_from_member (m, GOSSIP_UPDATE_ALIVE, NULL, &u);
+  _gossip_update_write (w, &u);
+  gossip_writer_put_u8 (w, m->state);
+}
+
+static void
+write_state (GossipCluster *self,
+             GossipWriter  *w)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  gossip_writer_put_u32 (w, g_hash_table_size (self->members));
+  g_hash_table_iter_init (&iter, self->members);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    write_record (w, value);
+}
+
+static gboolean
+read_record (GossipReader *r,
+             GossipRecord *rec)
+{
+  guint8 state = 0;
+
+  if (!_gossip_update_read (r, &rec->alive) || rec->alive.kind != GOSSIP_UPDATE_ALIVE)
+    {
+      _gossip_update_clear (&rec->alive);
+      return FALSE;
+    }
+  if (!gossip_reader_get_u8 (r, &state) || state > GOSSIP_NODE_LEAVING)
+    {
+      _gossip_update_clear (&rec->alive);
+      return FALSE;
+    }
+  rec->state = state;
+  return TRUE;
+}
+
+static void
+merge_record (GossipCluster *self,
+              GossipRecord  *rec)
+{
+  GossipUpdate *u = &rec->alive;
+  GossipMember *m;
+
+  if (is_local_uuid (self, u->id))
+    {
+      /* What the peer thinks of us: refute anything but alive at our incarnation. */
+      GossipUpdate view = *u;
+      view.kind = rec->state == GOSSIP_NODE_ALIVE ? GOSSIP_UPDATE_ALIVE :
+                  rec->state == GOSSIP_NODE_SUSPECT ? GOSSIP_UPDATE_SUSPECT :
+                  rec->state == GOSSIP_NODE_DEAD ? GOSSIP_UPDATE_DEAD : GOSSIP_UPDATE_LEAVE;
+      apply_update (self, &view);
+      return;
+    }
+
+  m = _gossip_membership_lookup (self, u->id);
+  if (m == NULL)
+    {
+      if (u->address == NULL || *u->address == '\0')
+        return;
+      if (rec->state == GOSSIP_NODE_SUSPECT)
+        {
+          m = member_new (self, u, GOSSIP_NODE_SUSPECT);
+          arm_suspicion (self, m);
+        }
+      else
+        member_new (self, u, rec->state);
+      return;
+    }
+
+  apply_update (self, u);
+  if (rec->state != GOSSIP_NODE_ALIVE)
+    {
+      GossipUpdate s = *u;
+      s.kind = rec->state == GOSSIP_NODE_SUSPECT ? GOSSIP_UPDATE_SUSPECT :
+               rec->state == GOSSIP_NODE_DEAD ? GOSSIP_UPDATE_DEAD : GOSSIP_UPDATE_LEAVE;
+      memset (s.from, 0, sizeof s.from);
+      apply_update (self, &s);
+    }
+}
+
+/* Reads "u32 count + records" and merges them. FALSE on malformed input
+ * (records before the fault are merged: each is valid on its own). */
+static gboolean
+merge_state (GossipCluster *self,
+             GossipReader  *r)
+{
+  guint32 count = 0;
+
+  if (!gossip_reader_get_u32 (r, &count) || count > MAX_STATE_RECORDS)
+    return FALSE;
+  for (guint32 i = 0; i < count; i++)
+    {
+      GossipRecord rec;
+      if (!read_record (r, &rec))
+        return FALSE;
+      merge_record (self, &rec);
+      _gossip_update_clear (&rec.alive);
+    }
+  return TRUE;
+}
+
+void
+_gossip_membership_reject_join (GossipCluster        *self,
+                                GossipTransportReply *reply,
+                                const char           *reason)
+{
+  GossipWriter w;
+  g_autoptr(GBytes) frame = NULL;
+
+  _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_JOIN_REPLY, TRUE);
+  gossip_writer_put_u8 (&w, 1);
+  gossip_writer_put_string (&w, reason);
+  frame = _gossip_cluster_seal (self, &w);
+  gossip_writer_clear (&w);
+  if (frame)
+    gossip_transport_reply_send (reply, frame);
+}
+
+/* JOIN: [u8 protocol version][string app_version][record of the joiner].
+ * JOIN_REPLY: [u8 status][string reason][state if accepted]. */
+static void
+handle_join (GossipCluster        *self,
+             GossipReader         *r,
+             GossipTransportReply *reply)
+{
+  guint8 version = 0;
+  g_autofree char *app_version = NULL;
+  GossipRecord rec;
+  GossipWriter w;
+  g_autoptr(GBytes) frame = NULL;
+
+  if (reply == NULL)
+    return;
+  if (!gossip_reader_get_u8 (r, &version) ||
+      !gossip_reader_get_string (r, 1024, &app_version))
+    {
+      self->stats.frames_dropped++;
+      return;
+    }
+  if (version != GOSSIP_PROTOCOL_VERSION)
+    {
+      g_autofree char *reason = g_strdup_printf ("incompatible protocol version: %u != %u",
+                                                 version, GOSSIP_PROTOCOL_VERSION);
+      _gossip_membership_reject_join (self, reply, reason);
+      return;
+    }
+  if (self->config->app_version[0] != '\0' && g_strcmp0 (app_version, self->config->app_version) != 0)
+    {
+      g_autofree char *reason = g_strdup_printf ("incompatible application version: %s", app_version);
+      self->stats.auth_rejected++;
+      _gossip_membership_reject_join (self, reply, reason);
+      return;
+    }
+  if (!read_record (r, &rec))
+    {
+      self->stats.frames_dropped++;
+      return;
+    }
+  if (is_local_uuid (self, rec.alive.id))
+    {
+      _gossip_update_clear (&rec.alive);
+      _gossip_membership_reject_join (self, reply, "unable to join self");
+      return;
+    }
+  merge_record (self, &rec);
+  {
+    /* A joiner we saw as dead or leaving is back: believe it. */
+    GossipMember *m = _gossip_membership_lookup (self, rec.alive.id);
+    if (m != NULL && rec.state == GOSSIP_NODE_ALIVE && m->state != GOSSIP_NODE_ALIVE &&
+        m->incarnation <= rec.alive.incarnation)
+      {
+        m->incarnation = rec.alive.incarnation;
+        set_state (self, m, GOSSIP_NODE_ALIVE);
+      }
+    if (m != NULL)
+      {
+        GossipUpdate u;
+        update_from_member (m, GOSSIP_UPDATE_ALIVE, NULL, &u);
+        disseminate (self, &u, m->uuid);
+      }
+  }
+  _gossip_update_clear (&rec.alive);
+
+  _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_JOIN_REPLY, TRUE);
+  gossip_writer_put_u8 (&w, 0);
+  gossip_writer_put_string (&w, "");
+  write_state (self, &w);
+  frame = _gossip_cluster_seal (self, &w);
+  gossip_writer_clear (&w);
+  if (frame)
+    gossip_transport_reply_send (reply, frame);
+}
+
+typedef struct {
+  GossipCluster *self;
+  GTask         *task;
+  guint          pending;
+  gint           accepted;
+} JoinState;
+
+typedef struct {
+  JoinState *js;
+  char      *address;
+} JoinAttempt;
+
+static void
+join_state_unref (JoinState *js)
+{
+  if (--js->pending > 0)
+    return;
+  if (js->task != NULL)
+    {
+      g_task_return_int (js->task, js->accepted);
+      g_object_unref (js->task);
+    }
+  g_object_unref (js->self);
+  g_free (js);
+}
+
+/* Opens a stream reply frame and checks its header. Returns a reader on
+ * the body, positioned after the header, or NULL. */
+static GBytes *
+open_reply (GossipCluster    *self,
+            GBytes           *reply,
+            GossipPacketKind  expected,
+            GossipReader     *r)
+{
+  g_autoptr(GError) error = NULL;
+  GBytes *body;
+  guint8 kind = 0, hflags = 0;
+  g_autofree char *token = NULL;
+
+  body = gossip_codec_open (self->codec, g_bytes_get_data (reply, NULL), g_bytes_get_size (reply), &error);
+  if (body == NULL)
+    {
+      self->stats.frames_rejected++;
+      return NULL;
+    }
+  gossip_reader_init (r, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  if (!gossip_reader_get_u8 (r, &kind) || kind != expected || !gossip_reader_get_u8 (r, &hflags) ||
+      (hflags & ~GOSSIP_HEADER_FLAG_TOKEN) ||
+      ((hflags & GOSSIP_HEADER_FLAG_TOKEN) && !gossip_reader_get_string (r, 4096, &token)))
+    {
+      self->stats.frames_dropped++;
+      g_bytes_unref (body);
+      return NULL;
+    }
+  /* The responder must prove it knows the token too. */
+  if (self->config->bearer_token[0] != '\0' && g_strcmp0 (token, self->config->bearer_token) != 0)
+    {
+      self->stats.auth_rejected++;
+      g_bytes_unref (body);
+      return NULL;
+    }
+  return body;
+}
+
+static void
+join_done (GBytes       *reply,
+           const GError *error,
+           gpointer      user_data)
+{
+  JoinAttempt *ja = user_data;
+  JoinState *js = ja->js;
+  GossipCluster *self = js->self;
+
+  g_debug ("join %s finished: %s", ja->address, error ? error->message : "replied");
+  if (self->lifecycle == GOSSIP_LIFECYCLE_RUNNING)
+    {
+      if (error != NULL)
+        g_debug ("join %s: %s", ja->address, error->message);
+      else if (reply != NULL)
+        {
+          GossipReader r;
+          g_autoptr(GBytes) body = open_reply (self, reply, GOSSIP_PACKET_JOIN_REPLY, &r);
+          guint8 status = 0;
+          g_autofree char *reason = NULL;
+
+          if (body == NULL)
+            g_message ("join %s failed: the peer's reply could not be authenticated (wrong key or token?)",
+                       ja->address);
+          else if (!gossip_reader_get_u8 (&r, &status) || !gossip_reader_get_string (&r, 4096, &reason))
+            self->stats.frames_dropped++;
+          else if (status != 0)
+            g_message ("join %s rejected: %s", ja->address, reason);
+          else if (merge_state (self, &r))
+            js->accepted++;
+          else
+            self->stats.frames_dropped++;
+        }
+      _gossip_cluster_flush_events (self);
+    }
+  join_state_unref (js);
+  g_free (ja->address);
+  g_free (ja);
+}
+
+static void
+send_join (GossipCluster *self,
+           const char    *address,
+           JoinState     *js)
+{
+  GossipWriter w;
+  g_autoptr(GBytes) frame = NULL;
+  JoinAttempt *ja;
+
+  _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_JOIN, TRUE);
+  gossip_writer_put_u8 (&w, GOSSIP_PROTOCOL_VERSION);
+  gossip_writer_put_string (&w, self->config->app_version);
+  write_record (&w, self->local);
+  frame = _gossip_cluster_seal (self, &w);
+  gossip_writer_clear (&w);
+  if (frame == NULL)
+    return;
+
+  ja = g_new0 (JoinAttempt, 1);
+  ja->js = js;
+  ja->address = g_strdup (address);
+  js->pending++;
+  g_debug ("joining %s", address);
+  gossip_transport_send_stream (self->transport, address, frame, TRUE, JOIN_TIMEOUT, join_done, ja);
+}
+
+static void
+add_seed (GossipCluster *self,
+          const char    *address)
+{
+  for (guint i = 0; i < self->seeds->len; i++)
+    if (g_str_equal (self->seeds->pdata[i], address))
+      return;
+  g_ptr_array_add (self->seeds, g_strdup (address));
+}
+
+void
+_gossip_membership_join (GossipCluster *self,
+                         char         **peers,
+                         GTask         *task)
+{
+  JoinState *js = g_new0 (JoinState, 1);
+
+  g_debug ("join requested (running: %d)", self->lifecycle == GOSSIP_LIFECYCLE_RUNNING);
+  js->self = g_object_ref (self);
+  js->task = task ? g_object_ref (task) : NULL;
+  js->pending = 1;   /* held while sending */
+
+  for (guint i = 0; peers[i] != NULL; i++)
+    {
+      if (self->local != NULL && g_str_equal (peers[i], self->local->address))
+        continue;
+      add_seed (self, peers[i]);
+      if (self->lifecycle == GOSSIP_LIFECYCLE_RUNNING && self->local != NULL)
+        send_join (self, peers[i], js);
+    }
+  join_state_unref (js);
+}
+
+/* PUSH_PULL: [16 sender][state]; the reply is a PUSH_PULL with the
+ * responder's state. */
+static void
+handle_push_pull (GossipCluster        *self,
+                  GossipReader         *r,
+                  GossipTransportReply *reply)
+{
+  const guint8 *sender = NULL;
+  GossipWriter w;
+  g_autoptr(GBytes) frame = NULL;
+
+  if (!gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender) || !merge_state (self, r))
+    {
+      self->stats.frames_dropped++;
+      return;
+    }
+  if (reply == NULL)
+    return;
+  _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_PUSH_PULL, TRUE);
+  gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
+  write_state (self, &w);
+  frame = _gossip_cluster_seal (self, &w);
+  gossip_writer_clear (&w);
+  if (frame)
+    gossip_transport_reply_send (reply, frame);
+}
+
+static void
+push_pull_done (GBytes       *reply,
+                const GError *error,
+                gpointer      user_data)
+{
+  GossipCluster *self = user_data;
+
+  if (error == NULL && reply != NULL && self->lifecycle == GOSSIP_LIFECYCLE_RUNNING)
+    {
+      GossipReader r;
+      g_autoptr(GBytes) body = open_reply (self, reply, GOSSIP_PACKET_PUSH_PULL, &r);
+      const guint8 *sender = NULL;
+
+      if (body != NULL && (!gossip_reader_get_raw (&r, GOSSIP_UUID_SIZE, &sender) || !merge_state (self, &r)))
+        self->stats.frames_dropped++;
+      _gossip_cluster_flush_events (self);
+    }
+  g_object_unref (self);
+}
+
+static void
+push_pull_with (GossipCluster *self,
+                const char    *address)
+{
+  GossipWriter w;
+  g_autoptr(GBytes) frame = NULL;
+
+  if (self->lifecycle != GOSSIP_LIFECYCLE_RUNNING || self->local == NULL)
+    return;
+  _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_PUSH_PULL, TRUE);
+  gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
+  write_state (self, &w);
+  frame = _gossip_cluster_seal (self, &w);
+  gossip_writer_clear (&w);
+  if (frame)
+    gossip_transport_send_stream (self->transport, address, frame, TRUE, PUSH_PULL_TIMEOUT,
+                                  push_pull_done, g_object_ref (self));
+}
+
+static void
+push_pull_fire (gpointer data)
+{
+  GossipCluster *self = data;
+  g_autoptr(GPtrArray) peers = NULL;
+  guint n;
+
+  self->timers[GOSSIP_TIMER_PUSH_PULL] =
+    _gossip_cluster_timer (self, self->config->state_gossip_interval, push_pull_fire);
+
+  /* state_exchange_multiplier scales how many peers each round reaches:
+   * max(1, round(log2(T) × multiplier / 2)). */
+  n = (guint) MAX (1.0, round (log2 ((double) count_alive_suspect (self)) *
+                               self->config->state_exchange_multiplier / 2.0));
+  peers = _gossip_membership_pick (self, n, NULL, NULL, NULL, FALSE);
+  for (guint i = 0; i < peers->len; i++)
+    push_pull_with (self, ((GossipMember *) peers->pdata[i])->address);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cleanup, recovery                                                         */
+/* ------------------------------------------------------------------------ */
+
+static void
+cleanup_fire (gpointer data)
+{
+  GossipCluster *self = data;
+  g_autoptr(GPtrArray) reap = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer value;
+  gint64 t = now (self);
+
+  self->timers[GOSSIP_TIMER_CLEANUP] =
+    _gossip_cluster_timer (self, self->config->node_cleanup_interval, cleanup_fire);
+
+  g_hash_table_iter_init (&iter, self->members);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      GossipMember *m = value;
+      if (m->is_local)
+        continue;
+      if (m->state == GOSSIP_NODE_LEAVING && t - m->state_time > self->config->leaving_node_timeout)
+        set_state (self, m, GOSSIP_NODE_DEAD);
+      else if (m->state == GOSSIP_NODE_DEAD && t - m->state_time > self->config->node_retention_time)
+        g_ptr_array_add (reap, m);
+    }
+  for (guint i = 0; i < reap->len; i++)
+    member_reap (self, reap->pdata[i]);
+}
+
+static void
+recovery_fire (gpointer data)
+{
+  GossipCluster *self = data;
+  GHashTableIter iter;
+  gpointer value;
+  gint64 t = now (self);
+  JoinState *js;
+
+  /* The first two rounds come quickly (3-5 s after start, then 5-7 s
+   * later), so that nodes started in any order find each other. */
+  self->recovery_rounds++;
+  self->timers[GOSSIP_TIMER_RECOVERY] =
+    _gossip_cluster_timer (self, self->recovery_rounds < 2
+                                 ? MIN (self->config->peer_recovery_interval,
+                                        5 * G_USEC_PER_SEC + _gossip_cluster_jitter (self, 2 * G_USEC_PER_SEC, 1))
+                                 : self->config->peer_recovery_interval,
+                           recovery_fire);
+
+  js = g_new0 (JoinState, 1);
+  js->self = g_object_ref (self);
+  js->pending = 1;
+
+  /* Seeds, while we know few members (started before our peers). */
+  if (self->live->len + 1 <= (self->seeds->len + 1) / 2 + 1)
+    for (guint i = 0; i < self->seeds->len; i++)
+      send_join (self, self->seeds->pdata[i], js);
+
+  /* Dead members beyond the gossip window: their address may be back. */
+  g_hash_table_iter_init (&iter, self->members);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      GossipMember *m = value;
+      if (!m->is_local && m->state == GOSSIP_NODE_DEAD && t - m->state_time > DEAD_GOSSIP_WINDOW)
+        send_join (self, m->address, js);
+    }
+  join_state_unref (js);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Entry points                                                              */
+/* ------------------------------------------------------------------------ */
+
+void
+_gossip_membership_receive (GossipCluster        *self,
+                            GossipPacketKind      kind,
+                            GossipReader         *r,
+                            gboolean              reliable,
+                            GossipTransportReply *reply)
+{
+  if (self->local == NULL)
+    return;
+  switch (kind)
+    {
+    case GOSSIP_PACKET_PING:      handle_ping (self, r, reply); break;
+    case GOSSIP_PACKET_ACK:       handle_ack (self, r); break;
+    case GOSSIP_PACKET_PING_REQ:  handle_ping_req (self, r); break;
+    case GOSSIP_PACKET_NACK:      handle_nack (self, r); break;
+    case GOSSIP_PACKET_GOSSIP:    handle_gossip (self, r); break;
+    case GOSSIP_PACKET_JOIN:      handle_join (self, r, reply); break;
+    case GOSSIP_PACKET_PUSH_PULL: handle_push_pull (self, r, reply); break;
+    default:
+      self->stats.frames_dropped++;
+      break;
+    }
+}
+
+void
+_gossip_membership_local_changed (GossipCluster *self)
+{
+  GHashTable *md;
+  guint64 version;
+
+  g_mutex_lock (&self->lock);
+  md = g_hash_table_ref (self->local_metadata);
+  version = self->local_meta_version;
+  g_mutex_unlock (&self->lock);
+
+  g_clear_pointer (&self->local->metadata, g_hash_table_unref);
+  self->local->metadata = md;
+  self->local->meta_version = version;
+  /* A metadata change is a new incarnation of ourselves: newest wins. */
+  self->local->incarnation++;
+  _gossip_cluster_publish (self, self->local, FALSE);
+  _gossip_cluster_emit_metadata (self, self->local->snapshot);
+  if (self->lifecycle == GOSSIP_LIFECYCLE_RUNNING)
+    announce_local (self);
+}
+
+typedef struct {
+  GossipCluster *self;
+  GTask         *task;
+} LeaveWait;
+
+static void
+leave_grace_done (gpointer data)
+{
+  LeaveWait *lw = data;
+
+  g_task_return_boolean (lw->task, TRUE);
+  g_object_unref (lw->task);
+  g_free (lw);
+}
+
+void
+_gossip_membership_leave (GossipCluster *self,
+                          GTask         *task)
+{
+  if (self->left || self->local == NULL)
+    {
+      if (self->local == NULL)
+        {
+          g_mutex_lock (&self->lock);
+          self->left = TRUE;
+          g_mutex_unlock (&self->lock);
+        }
+      if (task)
+        g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  g_mutex_lock (&self->lock);
+  self->left = TRUE;
+  g_mutex_unlock (&self->lock);
+
+  self->local->incarnation++;
+  set_state (self, self->local, GOSSIP_NODE_LEAVING);
+  announce_local (self);
+
+  /* Tell a few peers over streams as well, so the leave survives loss. */
+  {
+    g_autoptr(GPtrArray) peers = _gossip_membership_pick (self, 3, NULL, NULL, NULL, FALSE);
+    GossipUpdate u;
+    g_autoptr(GBytes) enc = NULL;
+
+    update_from_member (self->local, GOSSIP_UPDATE_LEAVE, NULL, &u);
+    enc = encode_update (&u);
+    for (guint i = 0; i < peers->len; i++)
+      {
+        GossipWriter w;
+        g_autoptr(GPtrArray) extra = g_ptr_array_new ();
+        g_ptr_array_add (extra, enc);
+        _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_GOSSIP, TRUE);
+        gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
+        gossip_writer_put_u8 (&w, (guint8) _gossip_membership_ttl (self));
+        write_piggyback (self, &w, 0, extra);
+        _gossip_cluster_send_body (self, ((GossipMember *) peers->pdata[i])->address, &w, TRUE);
+        gossip_writer_clear (&w);
+      }
+  }
+
+  if (task)
+    {
+      LeaveWait *lw = g_new0 (LeaveWait, 1);
+      lw->self = self;
+      lw->task = g_object_ref (task);
+      gossip_clock_add_timeout (self->clock, LEAVE_GRACE, leave_grace_done, lw, NULL);
+    }
+}
+
+void
+_gossip_membership_init (GossipCluster *self)
+{
+  self->members = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) member_free);
+  self->live = g_ptr_array_new ();
+  self->probe_list = g_ptr_array_new_with_free_func (g_free);
+  self->probes = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) probe_free);
+  g_queue_init (&self->broadcasts);
+}
+
+void
+_gossip_membership_start (GossipCluster *self)
+{
+  GossipUpdate u = { 0 };
+  char *advertise;
+  const GossipConfig *c = self->config;
+
+  g_mutex_lock (&self->lock);
+  advertise = g_strdup (self->advertise);
+  memset (&u, 0, sizeof u);
+  u.kind = GOSSIP_UPDATE_ALIVE;
+  memcpy (u.id, self->local_uuid, GOSSIP_UUID_SIZE);
+  u.address = advertise;
+  u.metadata = g_hash_table_ref (self->local_metadata);
+  u.meta_version = self->local_meta_version;
+  u.tags = _gossip_strv_ref (self->local_tags);
+  u.app_version = g_strdup (c->app_version);
+  g_mutex_unlock (&self->lock);
+
+  self->local = member_new (self, &u, self->left ? GOSSIP_NODE_LEAVING : GOSSIP_NODE_ALIVE);
+  self->local->is_local = TRUE;
+  _gossip_update_clear (&u);
+  _gossip_cluster_publish (self, self->local, FALSE);
+  /* Our own appearance is not an event. */
+  g_queue_clear_full (&self->events, g_free);
+
+  schedule_probe (self);
+  self->timers[GOSSIP_TIMER_GOSSIP] =
+    _gossip_cluster_timer (self, _gossip_cluster_jitter (self, c->metadata_gossip_interval, 4), gossip_timer_fire);
+  self->timers[GOSSIP_TIMER_PUSH_PULL] =
+    _gossip_cluster_timer (self, _gossip_cluster_jitter (self, c->state_gossip_interval, 2) + c->state_gossip_interval / 2,
+                           push_pull_fire);
+  self->timers[GOSSIP_TIMER_CLEANUP] =
+    _gossip_cluster_timer (self, _gossip_cluster_jitter (self, c->node_cleanup_interval, 4) + c->node_cleanup_interval / 2,
+                           cleanup_fire);
+  self->timers[GOSSIP_TIMER_RECOVERY] =
+    _gossip_cluster_timer (self, MIN (c->peer_recovery_interval, 3 * G_USEC_PER_SEC) +
+                           _gossip_cluster_jitter (self, 2 * G_USEC_PER_SEC, 1), recovery_fire);
+  self->timers[GOSSIP_TIMER_SUSPECT_RETRY] =
+    _gossip_cluster_timer (self, c->suspect_retry_interval, suspect_retry_fire);
+  _gossip_cluster_start_ticks (self);
+  _gossip_messaging_start (self);
+
+  /* Peers given to join() before start. */
+  if (self->seeds->len > 0)
+    {
+      JoinState *js = g_new0 (JoinState, 1);
+      js->self = g_object_ref (self);
+      js->pending = 1;
+      for (guint i = 0; i < self->seeds->len; i++)
+        send_join (self, self->seeds->pdata[i], js);
+      join_state_unref (js);
+    }
+}
+
+void
+_gossip_membership_stop (GossipCluster *self)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  for (guint i = 0; i < G_N_ELEMENTS (self->timers); i++)
+    if (self->timers[i] != 0)
+      {
+        gossip_clock_cancel (self->clock, self->timers[i]);
+        self->timers[i] = 0;
+      }
+
+  g_hash_table_iter_init (&iter, self->probes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      GossipProbe *p = value;
+      if (p->indirect_timer)
+        gossip_clock_cancel (self->clock, p->indirect_timer);
+      if (p->deadline_timer)
+        gossip_clock_cancel (self->clock, p->deadline_timer);
+      if (p->relay_timer)
+        gossip_clock_cancel (self->clock, p->relay_timer);
+    }
+  g_hash_table_remove_all (self->probes);
+
+  g_hash_table_iter_init (&iter, self->members);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      GossipMember *m = value;
+      if (m->suspicion_timer)
+        {
+          gossip_clock_cancel (self->clock, m->suspicion_timer);
+          m->suspicion_timer = 0;
+        }
+    }
+}
+
+void
+_gossip_membership_finalize (GossipCluster *self)
+{
+  g_queue_clear_full (&self->broadcasts, (GDestroyNotify) broadcast_free);
+  g_clear_pointer (&self->probes, g_hash_table_unref);
+  g_clear_pointer (&self->probe_list, g_ptr_array_unref);
+  g_clear_pointer (&self->live, g_ptr_array_unref);
+  g_clear_pointer (&self->members, g_hash_table_unref);
+}
