@@ -608,6 +608,7 @@ out:
 /* ------------------------------------------------------------------------ */
 
 static void engine_teardown (GossipCluster *self, gboolean leave);
+static void stop_children (GossipCluster *self);
 
 static void
 gossip_cluster_dispose (GObject *object)
@@ -636,6 +637,7 @@ gossip_cluster_finalize (GObject *object)
   g_clear_pointer (&self->local_metadata, g_hash_table_unref);
   g_clear_pointer (&self->local_tags, _gossip_strv_unref);
   g_clear_pointer (&self->seeds, g_ptr_array_unref);
+  g_clear_pointer (&self->children, g_ptr_array_unref);
   if (self->transport)
     gossip_transport_set_receive_func (self->transport, NULL, NULL, NULL);
   g_clear_object (&self->transport);
@@ -714,6 +716,7 @@ gossip_cluster_init (GossipCluster *self)
                                             (GDestroyNotify) gossip_node_unref);
   self->handlers = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) _gossip_handler_unref);
   self->seeds = g_ptr_array_new_with_free_func (g_free);
+  self->children = g_ptr_array_new_with_free_func (g_free);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1376,6 +1379,7 @@ do_stop (GossipCluster *self,
   g_mutex_unlock (&self->lock);
 
   g_object_ref (self);
+  stop_children (self);
   if (was_running)
     _gossip_cluster_invoke_sync (self, engine_stop, &call);
 
@@ -1935,6 +1939,76 @@ gossip_cluster_delete_metadata (GossipCluster *cluster,
   g_hash_table_remove (fresh, key);
   replace_local_metadata (cluster, fresh);
   return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Children: groups and elections stopped with the cluster                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+  GObject         *child;
+  GossipChildStop  stop;
+} ChildEntry;
+
+void
+_gossip_cluster_add_child (GossipCluster   *self,
+                           GObject         *child,
+                           GossipChildStop  stop)
+{
+  ChildEntry *e = g_new (ChildEntry, 1);
+
+  e->child = child;   /* weak: children remove themselves when they stop */
+  e->stop = stop;
+  g_mutex_lock (&self->lock);
+  g_ptr_array_add (self->children, e);
+  g_mutex_unlock (&self->lock);
+}
+
+void
+_gossip_cluster_remove_child (GossipCluster *self,
+                              GObject       *child)
+{
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->children->len; i++)
+    if (((ChildEntry *) self->children->pdata[i])->child == child)
+      {
+        g_ptr_array_remove_index (self->children, i);
+        break;
+      }
+  g_mutex_unlock (&self->lock);
+}
+
+/* Stops every child; each removes itself. Runs outside the lock, since
+ * stopping a child calls back into the cluster. */
+static void
+stop_children (GossipCluster *self)
+{
+  for (;;)
+    {
+      GObject *child = NULL;
+      GossipChildStop stop = NULL;
+
+      g_mutex_lock (&self->lock);
+      if (self->children->len > 0)
+        {
+          ChildEntry *e = self->children->pdata[self->children->len - 1];
+          child = g_object_ref (e->child);
+          stop = e->stop;
+        }
+      g_mutex_unlock (&self->lock);
+      if (child == NULL)
+        return;
+      stop (child);
+      /* Make progress even if a child failed to remove itself. */
+      _gossip_cluster_remove_child (self, child);
+      g_object_unref (child);
+    }
+}
+
+GossipClock *
+_gossip_cluster_get_clock (GossipCluster *self)
+{
+  return self->clock;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -170,14 +170,15 @@ gossip_message_reply (GossipMessage *message,
                       GVariant      *payload,
                       GError       **error)
 {
-  g_autoptr(GVariant) none = NULL;
+  g_autoptr(GVariant) owned = NULL;
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GError) local_error = NULL;
 
   g_return_val_if_fail (GOSSIP_IS_MESSAGE (message), FALSE);
 
-  if (payload == NULL)
-    payload = none = g_variant_ref_sink (g_variant_new_tuple (NULL, 0));
+  /* Floating payloads are consumed whatever happens. */
+  owned = g_variant_ref_sink (payload ? payload : g_variant_new_tuple (NULL, 0));
+  payload = owned;
 
   if (message->reply_func == NULL)
     return TRUE;

@@ -737,6 +737,10 @@ encode_payload (GVariant *payload,
   return gossip_payload_encode (payload, GOSSIP_MAX_PAYLOAD_SIZE, error);
 }
 
+static gboolean queue_send_unchecked (GossipCluster *self, SendKind kind, const char *tag,
+                                      const guint8 *target, guint type, GVariant *payload,
+                                      GossipSendFlags flags, GError **error);
+
 /* Validates on the caller's thread, then hands over to the engine. */
 static gboolean
 queue_send (GossipCluster *self,
@@ -748,11 +752,24 @@ queue_send (GossipCluster *self,
             GossipSendFlags flags,
             GError       **error)
 {
+  if (!gossip_cluster_check_message_type (type, error) || !check_can_send (self, error))
+    return FALSE;
+  return queue_send_unchecked (self, kind, tag, target, type, payload, flags, error);
+}
+
+static gboolean
+queue_send_unchecked (GossipCluster *self,
+                      SendKind       kind,
+                      const char    *tag,
+                      const guint8  *target,
+                      guint          type,
+                      GVariant      *payload,
+                      GossipSendFlags flags,
+                      GError       **error)
+{
   SendCall *call;
   GBytes *bytes;
 
-  if (!gossip_cluster_check_message_type (type, error) || !check_can_send (self, error))
-    return FALSE;
   bytes = encode_payload (payload, error);
   if (bytes == NULL)
     return FALSE;
@@ -1281,6 +1298,41 @@ gossip_cluster_send_request (GossipCluster *cluster,
 }
 
 /* ------------------------------------------------------------------------ */
+
+gboolean
+_gossip_cluster_send_internal (GossipCluster  *self,
+                               const char     *node_id,
+                               guint           type,
+                               GVariant       *payload,
+                               GossipSendFlags flags,
+                               GError        **error)
+{
+  guint8 uuid[GOSSIP_UUID_SIZE];
+
+  if (!check_can_send (self, error))
+    return FALSE;
+  if (node_id == NULL)
+    return queue_send_unchecked (self, SEND_BROADCAST, NULL, NULL, type, payload, flags, error);
+  if (!resolve_target (self, node_id, uuid, error))
+    return FALSE;
+  return queue_send_unchecked (self, SEND_TO, NULL, uuid, type, payload, flags, error);
+}
+
+gboolean
+_gossip_cluster_unhandle_internal (GossipCluster *self,
+                                   guint          type)
+{
+  GossipHandler *h;
+
+  g_mutex_lock (&self->lock);
+  h = g_hash_table_lookup (self->handlers, GUINT_TO_POINTER (type));
+  if (h != NULL)
+    g_hash_table_steal (self->handlers, GUINT_TO_POINTER (type));
+  g_mutex_unlock (&self->lock);
+  if (h != NULL)
+    _gossip_handler_unref (h);
+  return h != NULL;
+}
 
 void
 _gossip_messaging_init (GossipCluster *self)

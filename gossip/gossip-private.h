@@ -231,6 +231,7 @@ struct _GossipCluster
   guint             timers[8];
   guint             recovery_rounds;
   GossipTick       *tick;             /* outstanding tick, if any */
+  GPtrArray        *children;         /* ChildEntry*, under @lock */
   gint64            tick_period;
   gint64            tick_emitted_at;
 };
@@ -290,5 +291,15 @@ void      _gossip_handler_unref         (GossipHandler *h);
 gboolean  _gossip_cluster_handle_internal (GossipCluster *self, guint type, gboolean internal,
                                            gboolean with_reply, GMainContext *context, GossipMessageFunc func,
                                            gpointer user_data, GDestroyNotify notify, GError **error);
+
+/* Groups and elections owned by a cluster are stopped when it stops. */
+typedef void (*GossipChildStop) (GObject *child);
+void      _gossip_cluster_add_child     (GossipCluster *self, GObject *child, GossipChildStop stop);
+void      _gossip_cluster_remove_child  (GossipCluster *self, GObject *child);
+gboolean  _gossip_cluster_unhandle_internal (GossipCluster *self, guint type);
+/* Sends with any message type (elections use the reserved range). */
+gboolean  _gossip_cluster_send_internal (GossipCluster *self, const char *node_id_or_null, guint type,
+                                         GVariant *payload, GossipSendFlags flags, GError **error);
+GossipClock *_gossip_cluster_get_clock  (GossipCluster *self);
 
 G_END_DECLS

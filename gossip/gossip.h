@@ -17,5 +17,7 @@
 #include <gossip/gossip-socket-transport.h>
 #include <gossip/gossip-memory-transport.h>
 #include <gossip/gossip-cluster.h>
+#include <gossip/gossip-node-group.h>
+#include <gossip/gossip-leader-election.h>
 
 #undef __GOSSIP_H_INSIDE__

@@ -1,0 +1,837 @@
+/* gossip-leader-election.c — quorum-based leader election.
+ *
+ * Every node runs the same deterministic rule on its own view: among the
+ * eligible nodes that are alive, the lowest id leads. A node that elects
+ * itself raises its term and sends heartbeats every check_interval; others
+ * follow the leader whose heartbeats they accept (higher term wins; on equal
+ * terms the lower id). A healthy incumbent is kept: a node only elects when
+ * it has no valid leader (heartbeat older than leader_timeout, leader not
+ * alive or not eligible, or no quorum), and a node that starts beside other
+ * eligible nodes first listens for one leader_timeout.
+ *
+ * Quorum (fixing the original's self-comparison): a leader needs at least
+ * max(1, ceil(known × quorum_percentage / 100)) eligible alive nodes, where
+ * "known" counts the eligible nodes in alive, suspect or dead state that
+ * have not announced a graceful leave. With a quorum above 50%, the minority
+ * side of a partition can never elect or keep a leader; once views converge
+ * at most one leader remains (ties resolve by term, then lowest id).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "gossip-leader-election.h"
+#include "gossip-node-group.h"
+#include "gossip-error.h"
+#include "gossip-private.h"
+
+struct _GossipLeaderElection
+{
+  GObject        parent_instance;
+  GossipCluster *cluster;
+  gint64         check_interval;
+  gint64         leader_timeout;
+  guint          heartbeat_type;
+  guint          quorum_percentage;
+  GHashTable    *criteria;           /* NULL = every node is eligible */
+
+  GMutex         lock;               /* guards the fields below for readers */
+  char          *leader_id;
+  gboolean       has_leader;
+  gboolean       is_leader;
+  guint64        term;
+  gint64         leader_time;        /* ts carried by the accepted heartbeat */
+  gint64         last_heartbeat;     /* local clock */
+  gboolean       started;
+  gboolean       stopped;
+
+  /* engine thread only */
+  guint          timer;
+  gint64         listen_until;
+  GHashTable    *departed;           /* ids seen leaving */
+  gulong         state_handler;
+  gboolean       handler_registered;
+};
+
+enum {
+  SIGNAL_ELECTED,
+  SIGNAL_LOST,
+  SIGNAL_BECAME_LEADER,
+  SIGNAL_STEPPED_DOWN,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (GossipLeaderElection, gossip_leader_election, G_TYPE_OBJECT)
+
+/* ------------------------------------------------------------------------ */
+
+static gint64
+now (GossipLeaderElection *self)
+{
+  return gossip_clock_now (_gossip_cluster_get_clock (self->cluster));
+}
+
+static gboolean
+eligible_meta (GossipLeaderElection *self,
+               GossipNode           *node)
+{
+  return self->criteria == NULL || gossip_criteria_match (self->criteria, node);
+}
+
+typedef struct {
+  guint  known;
+  guint  alive;
+  char  *lowest;       /* lowest eligible alive id */
+  gboolean local_eligible;
+} View;
+
+static void
+compute_view (GossipLeaderElection *self,
+              View                 *v)
+{
+  g_autoptr(GPtrArray) nodes = gossip_cluster_get_nodes (self->cluster);
+
+  memset (v, 0, sizeof *v);
+  for (guint i = 0; i < nodes->len; i++)
+    {
+      GossipNode *n = nodes->pdata[i];
+      GossipNodeState s = gossip_node_get_state (n);
+      const char *id = gossip_node_get_id (n);
+
+      if (!eligible_meta (self, n))
+        continue;
+      if (gossip_node_is_local (n))
+        v->local_eligible = s == GOSSIP_NODE_ALIVE;
+      if (s == GOSSIP_NODE_LEAVING || g_hash_table_contains (self->departed, id))
+        continue;
+      v->known++;
+      if (s == GOSSIP_NODE_ALIVE)
+        {
+          v->alive++;
+          if (v->lowest == NULL || strcmp (id, v->lowest) < 0)
+            {
+              g_free (v->lowest);
+              v->lowest = g_strdup (id);
+            }
+        }
+    }
+}
+
+static gboolean
+quorum_ok (GossipLeaderElection *self,
+           const View           *v)
+{
+  guint required = (guint) MAX (1.0, ceil ((double) v->known * self->quorum_percentage / 100.0));
+  return v->alive >= required;
+}
+
+static gboolean
+leader_usable (GossipLeaderElection *self,
+               const char           *leader_id)
+{
+  g_autoptr(GossipNode) node = gossip_cluster_get_node (self->cluster, leader_id);
+
+  return node != NULL && gossip_node_get_state (node) == GOSSIP_NODE_ALIVE &&
+         eligible_meta (self, node);
+}
+
+/* §21.5: has-leader flag, quorum, fresh heartbeat, leader alive and eligible. */
+static gboolean
+valid_leader_locked (GossipLeaderElection *self,
+                     const View           *v)
+{
+  return self->has_leader && quorum_ok (self, v) &&
+         now (self) - self->last_heartbeat <= self->leader_timeout &&
+         leader_usable (self, self->leader_id);
+}
+
+typedef struct {
+  guint  signal;
+  char  *id;
+} Pending;
+
+static void
+queue_event (GPtrArray *events, guint signal, const char *id)
+{
+  Pending *p = g_new (Pending, 1);
+  p->signal = signal;
+  p->id = g_strdup (id);
+  g_ptr_array_add (events, p);
+}
+
+static void
+pending_free (Pending *p)
+{
+  g_free (p->id);
+  g_free (p);
+}
+
+/* Events are emitted after the lock is released, in order. */
+static void
+emit_events (GossipLeaderElection *self,
+             GPtrArray            *events)
+{
+  for (guint i = 0; i < events->len; i++)
+    {
+      Pending *p = events->pdata[i];
+      gboolean stopped;
+
+      g_mutex_lock (&self->lock);
+      stopped = self->stopped;
+      g_mutex_unlock (&self->lock);
+      if (stopped)
+        break;
+      g_signal_emit (self, signals[p->signal], 0, p->id);
+    }
+}
+
+static void
+send_heartbeat (GossipLeaderElection *self)
+{
+  GVariantBuilder b;
+  g_autoptr(GError) error = NULL;
+  guint64 term;
+  gint64 ts = now (self);
+
+  g_mutex_lock (&self->lock);
+  term = self->term;
+  self->leader_time = ts;
+  self->last_heartbeat = ts;
+  g_mutex_unlock (&self->lock);
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
+  g_variant_builder_add (&b, "{sv}", "term", g_variant_new_int64 ((gint64) term));
+  g_variant_builder_add (&b, "{sv}", "ts", g_variant_new_int64 (ts));
+  if (!_gossip_cluster_send_internal (self->cluster, NULL, self->heartbeat_type,
+                                      g_variant_builder_end (&b), GOSSIP_SEND_NONE, &error))
+    g_debug ("heartbeat not sent: %s", error->message);
+}
+
+/* Sets the leader (or clears it with @id NULL) and queues the events. */
+static void
+set_leader_locked (GossipLeaderElection *self,
+                   const char           *id,
+                   GPtrArray            *events)
+{
+  const char *local = gossip_cluster_get_node_id (self->cluster);
+  gboolean was_leader = self->is_leader;
+  gboolean changed = g_strcmp0 (id, self->has_leader ? self->leader_id : NULL) != 0;
+  g_autofree char *old = self->has_leader ? g_strdup (self->leader_id) : NULL;
+
+  g_free (self->leader_id);
+  self->leader_id = g_strdup (id);
+  self->has_leader = id != NULL;
+  self->is_leader = id != NULL && g_str_equal (id, local);
+
+  if (was_leader && !self->is_leader)
+    queue_event (events, SIGNAL_STEPPED_DOWN, local);
+  if (id == NULL && old != NULL)
+    queue_event (events, SIGNAL_LOST, old);
+  if (self->is_leader && !was_leader)
+    queue_event (events, SIGNAL_BECAME_LEADER, local);
+  if (id != NULL && changed)
+    queue_event (events, SIGNAL_ELECTED, id);
+}
+
+static void
+check (GossipLeaderElection *self)
+{
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_free);
+  const char *local = gossip_cluster_get_node_id (self->cluster);
+  View v;
+  gboolean heartbeat = FALSE;
+
+  compute_view (self, &v);
+
+  g_mutex_lock (&self->lock);
+  if (self->stopped)
+    {
+      g_mutex_unlock (&self->lock);
+      g_free (v.lowest);
+      return;
+    }
+
+  if (self->criteria != NULL && !v.local_eligible && self->is_leader)
+    {
+      /* We stopped matching: step down, let the others elect. */
+      self->is_leader = FALSE;
+      self->has_leader = FALSE;
+      queue_event (events, SIGNAL_STEPPED_DOWN, local);
+      queue_event (events, SIGNAL_LOST, local);
+    }
+  else if (valid_leader_locked (self, &v))
+    heartbeat = self->is_leader;
+  else if (!quorum_ok (self, &v) || v.lowest == NULL)
+    {
+      if (self->has_leader)
+        set_leader_locked (self, NULL, events);
+    }
+  else if (now (self) < self->listen_until && !self->has_leader)
+    {
+      /* Just started beside others: give an incumbent a chance to be heard. */
+    }
+  else
+    {
+      if (g_str_equal (v.lowest, local))
+        {
+          if (!self->is_leader)
+            self->term++;
+          heartbeat = TRUE;
+        }
+      if (self->has_leader && self->leader_id && !g_str_equal (self->leader_id, v.lowest))
+        set_leader_locked (self, NULL, events);
+      set_leader_locked (self, v.lowest, events);
+      self->last_heartbeat = now (self);
+      self->leader_time = self->last_heartbeat;
+    }
+  g_mutex_unlock (&self->lock);
+  g_free (v.lowest);
+
+  if (heartbeat)
+    send_heartbeat (self);
+  emit_events (self, events);
+}
+
+static void
+timer_fire (gpointer data)
+{
+  GossipLeaderElection *self = data;
+
+  self->timer = 0;
+  g_object_ref (self);
+  check (self);
+  if (!self->stopped)
+    self->timer = gossip_clock_add_timeout (_gossip_cluster_get_clock (self->cluster),
+                                            self->check_interval, timer_fire, self, NULL);
+  g_object_unref (self);
+}
+
+/* Heartbeat handler, on the engine thread (§21.7 acceptance with our
+ * tie-break: higher term wins, then the lower id). */
+static void
+on_heartbeat (GossipCluster *cluster,
+              GossipMessage *message,
+              gpointer       user_data)
+{
+  GossipLeaderElection *self = user_data;
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_free);
+  GossipNode *sender = gossip_message_get_sender (message);
+  GVariant *payload = gossip_message_get_payload (message);
+  const char *sid = gossip_node_get_id (sender);
+  gint64 term = 0, ts = 0;
+  gboolean accept;
+
+  if (!g_variant_is_of_type (payload, G_VARIANT_TYPE ("a{sv}")) ||
+      !g_variant_lookup (payload, "term", "x", &term) || !g_variant_lookup (payload, "ts", "x", &ts) ||
+      term < 0)
+    return;
+  if (!eligible_meta (self, sender))
+    return;
+
+  g_mutex_lock (&self->lock);
+  if (self->stopped || !self->started)
+    {
+      g_mutex_unlock (&self->lock);
+      return;
+    }
+  if ((guint64) term > self->term)
+    accept = TRUE;
+  else if ((guint64) term < self->term)
+    accept = FALSE;
+  else if (!self->has_leader || g_strcmp0 (sid, self->leader_id) == 0)
+    accept = TRUE;
+  else
+    accept = strcmp (sid, self->leader_id) < 0;
+
+  if (accept)
+    {
+      self->term = (guint64) term;
+      self->leader_time = ts;
+      self->last_heartbeat = now (self);
+      if (g_strcmp0 (sid, self->leader_id) != 0 || !self->has_leader)
+        {
+          if (self->has_leader)
+            set_leader_locked (self, NULL, events);
+          set_leader_locked (self, sid, events);
+        }
+    }
+  g_mutex_unlock (&self->lock);
+
+  emit_events (self, events);
+}
+
+static void
+on_state_changed (GossipCluster *cluster,
+                  GossipNode    *node,
+                  int            old_state,
+                  int            new_state,
+                  gpointer       user_data)
+{
+  GossipLeaderElection *self = user_data;
+  g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_free);
+  const char *id = gossip_node_get_id (node);
+
+  if (new_state == GOSSIP_NODE_LEAVING)
+    g_hash_table_add (self->departed, g_strdup (id));
+  else if (new_state == GOSSIP_NODE_ALIVE)
+    g_hash_table_remove (self->departed, id);
+
+  g_mutex_lock (&self->lock);
+  if (!self->stopped && self->started && self->has_leader &&
+      g_strcmp0 (self->leader_id, id) == 0 && new_state != GOSSIP_NODE_ALIVE)
+    set_leader_locked (self, NULL, events);
+  g_mutex_unlock (&self->lock);
+
+  emit_events (self, events);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void
+gossip_leader_election_dispose (GObject *object)
+{
+  GossipLeaderElection *self = GOSSIP_LEADER_ELECTION (object);
+
+  if (self->cluster != NULL)
+    gossip_leader_election_stop (self);
+  G_OBJECT_CLASS (gossip_leader_election_parent_class)->dispose (object);
+}
+
+static void
+gossip_leader_election_finalize (GObject *object)
+{
+  GossipLeaderElection *self = GOSSIP_LEADER_ELECTION (object);
+
+  g_clear_object (&self->cluster);
+  g_clear_pointer (&self->criteria, g_hash_table_unref);
+  g_clear_pointer (&self->departed, g_hash_table_unref);
+  g_free (self->leader_id);
+  g_mutex_clear (&self->lock);
+  G_OBJECT_CLASS (gossip_leader_election_parent_class)->finalize (object);
+}
+
+static void
+gossip_leader_election_class_init (GossipLeaderElectionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = gossip_leader_election_dispose;
+  object_class->finalize = gossip_leader_election_finalize;
+
+  /**
+   * GossipLeaderElection::elected:
+   * @election: the election
+   * @leader_id: the new leader
+   *
+   * A (new) leader is recognised. Emitted on the engine thread.
+   */
+  signals[SIGNAL_ELECTED] = g_signal_new ("elected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                          0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * GossipLeaderElection::lost:
+   * @election: the election
+   * @leader_id: the leader that was lost (not alive, heartbeat timed out, quorum lost)
+   *
+   * Emitted on the engine thread.
+   */
+  signals[SIGNAL_LOST] = g_signal_new ("lost", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                       0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * GossipLeaderElection::became-leader:
+   * @election: the election
+   * @node_id: the local node id
+   *
+   * Emitted on the engine thread.
+   */
+  signals[SIGNAL_BECAME_LEADER] = g_signal_new ("became-leader", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                                0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * GossipLeaderElection::stepped-down:
+   * @election: the election
+   * @node_id: the local node id
+   *
+   * The local node stopped being the leader (another won, quorum lost, or
+   * it no longer matches the criteria). Emitted on the engine thread.
+   */
+  signals[SIGNAL_STEPPED_DOWN] = g_signal_new ("stepped-down", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                               0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+}
+
+static void
+gossip_leader_election_init (GossipLeaderElection *self)
+{
+  g_mutex_init (&self->lock);
+  self->departed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+static void
+child_stop (GObject *child)
+{
+  gossip_leader_election_stop (GOSSIP_LEADER_ELECTION (child));
+}
+
+/**
+ * gossip_leader_election_new:
+ * @cluster: a #GossipCluster
+ * @check_interval_us: time between checks (> 0)
+ * @leader_timeout_us: heartbeat silence after which the leader is lost (>= @check_interval_us)
+ * @heartbeat_type: message type of heartbeats (64..65535, not already handled)
+ * @quorum_percentage: 1..100
+ * @metadata_criteria: (nullable) (element-type utf8 utf8): criteria limiting
+ *   eligible nodes (non-empty when given)
+ * @error: return location for a #GError
+ *
+ * Creates an election and claims its heartbeat type. Connect to the
+ * signals, then call gossip_leader_election_start().
+ *
+ * Returns: (transfer full): a new election, or %NULL with a
+ *   %GOSSIP_CONFIG_ERROR for bad parameters,
+ *   %GOSSIP_CLUSTER_ERROR_HANDLER_EXISTS when the type is taken, or
+ *   %GOSSIP_CLUSTER_ERROR_STOPPED
+ */
+GossipLeaderElection *
+gossip_leader_election_new (GossipCluster *cluster,
+                            gint64         check_interval_us,
+                            gint64         leader_timeout_us,
+                            guint          heartbeat_type,
+                            guint          quorum_percentage,
+                            GHashTable    *metadata_criteria,
+                            GError       **error)
+{
+  GossipLeaderElection *self;
+
+  g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), NULL);
+
+  if (check_interval_us <= 0)
+    {
+      g_set_error_literal (error, GOSSIP_CONFIG_ERROR, GOSSIP_CONFIG_ERROR_INVALID_VALUE,
+                           _("check_interval must be a positive duration"));
+      return NULL;
+    }
+  if (leader_timeout_us <= 0)
+    {
+      g_set_error_literal (error, GOSSIP_CONFIG_ERROR, GOSSIP_CONFIG_ERROR_INVALID_VALUE,
+                           _("leader_timeout must be a positive duration"));
+      return NULL;
+    }
+  if (leader_timeout_us < check_interval_us)
+    {
+      g_set_error_literal (error, GOSSIP_CONFIG_ERROR, GOSSIP_CONFIG_ERROR_INCONSISTENT,
+                           _("leader_timeout must be >= check_interval"));
+      return NULL;
+    }
+  if (heartbeat_type < 64 || heartbeat_type > 65535)
+    {
+      g_set_error (error, GOSSIP_CONFIG_ERROR, GOSSIP_CONFIG_ERROR_INVALID_VALUE,
+                   _("heartbeat_msg_type must be between 64 and 65535 (got %u)"), heartbeat_type);
+      return NULL;
+    }
+  if (quorum_percentage < 1 || quorum_percentage > 100)
+    {
+      g_set_error (error, GOSSIP_CONFIG_ERROR, GOSSIP_CONFIG_ERROR_INVALID_VALUE,
+                   _("quorum_percentage must be between 1 and 100 (got %u)"), quorum_percentage);
+      return NULL;
+    }
+  if (metadata_criteria != NULL && !gossip_criteria_check (metadata_criteria, "metadata_criteria", error))
+    return NULL;
+  if (gossip_cluster_is_stopped (cluster))
+    {
+      g_set_error_literal (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_STOPPED,
+                           _("cluster is stopped"));
+      return NULL;
+    }
+
+  self = g_object_new (GOSSIP_TYPE_LEADER_ELECTION, NULL);
+  self->cluster = g_object_ref (cluster);
+  self->check_interval = check_interval_us;
+  self->leader_timeout = leader_timeout_us;
+  self->heartbeat_type = heartbeat_type;
+  self->quorum_percentage = quorum_percentage;
+  if (metadata_criteria != NULL)
+    {
+      GHashTableIter iter;
+      gpointer k, v;
+
+      self->criteria = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      g_hash_table_iter_init (&iter, metadata_criteria);
+      while (g_hash_table_iter_next (&iter, &k, &v))
+        g_hash_table_insert (self->criteria, g_strdup (k), g_strdup (v));
+    }
+
+  if (!_gossip_cluster_handle_internal (cluster, heartbeat_type, TRUE, FALSE,
+                                        gossip_cluster_get_context (cluster),
+                                        on_heartbeat, self, NULL, error))
+    {
+      g_clear_object (&self->cluster);
+      g_object_unref (self);
+      return NULL;
+    }
+  self->handler_registered = TRUE;
+  _gossip_cluster_add_child (cluster, G_OBJECT (self), child_stop);
+  return self;
+}
+
+static gboolean
+engine_start (gpointer data)
+{
+  GossipLeaderElection *self = data;
+  View v;
+
+  self->state_handler = g_signal_connect (self->cluster, "node-state-changed",
+                                          G_CALLBACK (on_state_changed), self);
+  compute_view (self, &v);
+  /* Beside other eligible nodes, listen for an incumbent's heartbeat first. */
+  self->listen_until = v.alive > 1 ? now (self) + self->leader_timeout : 0;
+  g_free (v.lowest);
+  check (self);
+  if (!self->stopped)
+    self->timer = gossip_clock_add_timeout (_gossip_cluster_get_clock (self->cluster),
+                                            self->check_interval, timer_fire, self, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * gossip_leader_election_start:
+ * @election: a #GossipLeaderElection
+ * @error: return location for a #GError
+ *
+ * Runs the first check synchronously (a lone eligible node with quorum is
+ * the leader when this returns), then one every check_interval. A second
+ * call is a no-op.
+ *
+ * Returns: %TRUE, or %FALSE with "election is stopped" after stop, or
+ *   "cluster is stopped"
+ */
+gboolean
+gossip_leader_election_start (GossipLeaderElection *election,
+                              GError              **error)
+{
+  g_return_val_if_fail (GOSSIP_IS_LEADER_ELECTION (election), FALSE);
+
+  g_mutex_lock (&election->lock);
+  if (election->stopped)
+    {
+      g_mutex_unlock (&election->lock);
+      g_set_error_literal (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_STOPPED,
+                           _("election is stopped"));
+      return FALSE;
+    }
+  if (election->started)
+    {
+      g_mutex_unlock (&election->lock);
+      return TRUE;
+    }
+  election->started = TRUE;
+  g_mutex_unlock (&election->lock);
+
+  if (!gossip_cluster_is_running (election->cluster))
+    {
+      g_set_error_literal (error, GOSSIP_CLUSTER_ERROR,
+                           gossip_cluster_is_stopped (election->cluster) ? GOSSIP_CLUSTER_ERROR_STOPPED
+                                                                         : GOSSIP_CLUSTER_ERROR_FAILED,
+                           gossip_cluster_is_stopped (election->cluster) ? _("cluster is stopped")
+                                                                         : _("cluster is not started"));
+      g_mutex_lock (&election->lock);
+      election->started = FALSE;
+      g_mutex_unlock (&election->lock);
+      return FALSE;
+    }
+  _gossip_cluster_invoke_sync (election->cluster, engine_start, election);
+  return TRUE;
+}
+
+static gboolean
+engine_stop (gpointer data)
+{
+  GossipLeaderElection *self = data;
+
+  if (self->timer)
+    {
+      gossip_clock_cancel (_gossip_cluster_get_clock (self->cluster), self->timer);
+      self->timer = 0;
+    }
+  g_clear_signal_handler (&self->state_handler, self->cluster);
+  if (self->handler_registered)
+    {
+      _gossip_cluster_unhandle_internal (self->cluster, self->heartbeat_type);
+      self->handler_registered = FALSE;
+    }
+  return G_SOURCE_REMOVE;
+}
+
+/**
+ * gossip_leader_election_stop:
+ * @election: a #GossipLeaderElection
+ *
+ * Stops checking, releases the heartbeat type and clears leadership
+ * without firing events. Idempotent. Also called when the cluster stops.
+ */
+void
+gossip_leader_election_stop (GossipLeaderElection *election)
+{
+  g_return_if_fail (GOSSIP_IS_LEADER_ELECTION (election));
+
+  g_mutex_lock (&election->lock);
+  if (election->stopped)
+    {
+      g_mutex_unlock (&election->lock);
+      return;
+    }
+  election->stopped = TRUE;
+  election->is_leader = FALSE;
+  election->has_leader = FALSE;
+  g_mutex_unlock (&election->lock);
+
+  _gossip_cluster_invoke_sync (election->cluster, engine_stop, election);
+  _gossip_cluster_remove_child (election->cluster, G_OBJECT (election));
+}
+
+/**
+ * gossip_leader_election_is_leader:
+ * @election: a #GossipLeaderElection
+ *
+ * Returns: whether the local node is the leader
+ */
+gboolean
+gossip_leader_election_is_leader (GossipLeaderElection *election)
+{
+  gboolean r;
+
+  g_return_val_if_fail (GOSSIP_IS_LEADER_ELECTION (election), FALSE);
+  g_mutex_lock (&election->lock);
+  r = election->is_leader && !election->stopped;
+  g_mutex_unlock (&election->lock);
+  return r;
+}
+
+/**
+ * gossip_leader_election_has_leader:
+ * @election: a #GossipLeaderElection
+ *
+ * Evaluates now whether there is a valid leader: one was elected or
+ * accepted, the quorum holds, its heartbeat is fresh, and it is alive and
+ * eligible.
+ *
+ * Returns: whether a valid leader exists
+ */
+gboolean
+gossip_leader_election_has_leader (GossipLeaderElection *election)
+{
+  View v;
+  gboolean r;
+
+  g_return_val_if_fail (GOSSIP_IS_LEADER_ELECTION (election), FALSE);
+  compute_view (election, &v);
+  g_mutex_lock (&election->lock);
+  r = !election->stopped && valid_leader_locked (election, &v);
+  g_mutex_unlock (&election->lock);
+  g_free (v.lowest);
+  return r;
+}
+
+/**
+ * gossip_leader_election_get_leader_id:
+ * @election: a #GossipLeaderElection
+ *
+ * Returns: (transfer full) (nullable): the leader's id when
+ *   gossip_leader_election_has_leader() holds, else %NULL
+ */
+char *
+gossip_leader_election_get_leader_id (GossipLeaderElection *election)
+{
+  char *id = NULL;
+
+  g_return_val_if_fail (GOSSIP_IS_LEADER_ELECTION (election), NULL);
+  if (!gossip_leader_election_has_leader (election))
+    return NULL;
+  g_mutex_lock (&election->lock);
+  if (election->has_leader)
+    id = g_strdup (election->leader_id);
+  g_mutex_unlock (&election->lock);
+  return id;
+}
+
+/**
+ * gossip_leader_election_get_term:
+ * @election: a #GossipLeaderElection
+ *
+ * Returns: the current term
+ */
+guint64
+gossip_leader_election_get_term (GossipLeaderElection *election)
+{
+  guint64 t;
+
+  g_return_val_if_fail (GOSSIP_IS_LEADER_ELECTION (election), 0);
+  g_mutex_lock (&election->lock);
+  t = election->term;
+  g_mutex_unlock (&election->lock);
+  return t;
+}
+
+/**
+ * gossip_leader_election_get_cluster:
+ * @election: a #GossipLeaderElection
+ *
+ * Returns: (transfer none): the cluster
+ */
+GossipCluster *
+gossip_leader_election_get_cluster (GossipLeaderElection *election)
+{
+  g_return_val_if_fail (GOSSIP_IS_LEADER_ELECTION (election), NULL);
+  return election->cluster;
+}
+
+/**
+ * gossip_leader_election_send_to_peers:
+ * @election: a #GossipLeaderElection
+ * @type: a user message type (128..65535)
+ * @payload: (nullable): the payload
+ * @flags: #GossipSendFlags
+ * @error: return location for a #GError
+ *
+ * With metadata criteria: directly to every eligible alive or suspect node
+ * other than us. Without: an ordinary cluster broadcast.
+ *
+ * Returns: %TRUE, or %FALSE with a type, payload or lifecycle error
+ */
+gboolean
+gossip_leader_election_send_to_peers (GossipLeaderElection *election,
+                                      guint                 type,
+                                      GVariant             *payload,
+                                      GossipSendFlags       flags,
+                                      GError              **error)
+{
+  g_autoptr(GVariant) owned = payload ? g_variant_ref_sink (payload) : NULL;
+  g_autoptr(GPtrArray) nodes = NULL;
+
+  g_return_val_if_fail (GOSSIP_IS_LEADER_ELECTION (election), FALSE);
+  if (!gossip_cluster_check_message_type (type, error))
+    return FALSE;
+  if (election->criteria == NULL)
+    return gossip_cluster_send (election->cluster, type, owned, flags, error);
+
+  nodes = gossip_cluster_get_nodes (election->cluster);
+  for (guint i = 0; i < nodes->len; i++)
+    {
+      GossipNode *n = nodes->pdata[i];
+      GossipNodeState s = gossip_node_get_state (n);
+      g_autoptr(GError) local_error = NULL;
+
+      if (gossip_node_is_local (n) || (s != GOSSIP_NODE_ALIVE && s != GOSSIP_NODE_SUSPECT) ||
+          !gossip_criteria_match (election->criteria, n))
+        continue;
+      if (!gossip_cluster_send_to (election->cluster, gossip_node_get_id (n), type, owned, flags, &local_error))
+        {
+          if (g_error_matches (local_error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_NODE_NOT_FOUND))
+            continue;
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
