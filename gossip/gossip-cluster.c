@@ -1380,6 +1380,18 @@ do_stop (GossipCluster *self,
 
   g_object_ref (self);
   stop_children (self);
+  /* A graceful stop leaves first and gives the announcement its grace
+   * period, unless we are on the engine thread (a handler called stop()),
+   * where nothing may block: the leave then goes out best effort. */
+  if (was_running && leave && !g_main_context_is_owner (self->context))
+    {
+      gboolean left;
+      g_mutex_lock (&self->lock);
+      left = self->left;
+      g_mutex_unlock (&self->lock);
+      if (!left)
+        gossip_cluster_leave (self, NULL);
+    }
   if (was_running)
     _gossip_cluster_invoke_sync (self, engine_stop, &call);
 
@@ -1472,16 +1484,25 @@ collect_nodes (GossipCluster *self,
   GHashTableIter iter;
   gpointer value;
 
+  gboolean started;
+
   g_mutex_lock (&self->lock);
   g_hash_table_iter_init (&iter, self->snap_nodes);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (filter == NULL || filter (value, data))
       g_ptr_array_add (out, gossip_node_ref (value));
-  if (g_hash_table_size (self->snap_nodes) == 0 && self->snap_local == NULL)
-    {
-      /* Not started yet: the local node as configured. */
-    }
+  started = self->snap_local != NULL;
   g_mutex_unlock (&self->lock);
+
+  if (!started)
+    {
+      /* Not started yet: the local node as configured is still a member. */
+      GossipNode *local = gossip_cluster_get_local_node (self);
+      if (filter == NULL || filter (local, data))
+        g_ptr_array_add (out, local);
+      else
+        gossip_node_unref (local);
+    }
 
   return out;
 }
