@@ -17,6 +17,8 @@
  *   wait_events(callback, n) deferred: completes after n events, each
  *                            delivered as callback(event); -> results
  *   fire(n)                  a plugin thread queues n events + wakeup()s
+ *   call_waiter(*args)       calls the oldest waiter's callback
+ *   complete_waiter()        completes the oldest waiter now
  *   fail_later(message)      deferred; the pump completes it with an error
  *   defer_and_return(x)      defers, then completes at once -> x
  *   log(level, message)      host.log with fields ["key", "value"]
@@ -440,6 +442,56 @@ fn_wait_events (ScriptlingCall *call,
   return api->value_new_string ("ignored: the call is deferred");
 }
 
+/* Calls the oldest waiter's callback from this (another) call. */
+static ScriptlingValue *
+fn_call_waiter (ScriptlingCall *call,
+                size_t n_args,
+                const ScriptlingValue *const *args,
+                const ScriptlingValue *kwargs,
+                void *user_data)
+{
+  Waiter *waiter = g_queue_peek_head (&waiters);
+  ScriptlingValue *callback;
+  ScriptlingValue *r;
+  char *error = NULL;
+
+  if (waiter == NULL)
+    {
+      api->call_raise (call, SCRIPTLING_ERROR_RUNTIME, "no waiter");
+      return NULL;
+    }
+  /* The waiter may be completed and freed while its callback runs. */
+  callback = api->value_ref (waiter->callback);
+  r = api->callback_call (callback, n_args, args, NULL, &error);
+  api->value_unref (callback);
+  if (r == NULL)
+    {
+      api->call_raise (call, SCRIPTLING_ERROR_RUNTIME, error);
+      api->free (error);
+    }
+  return r;
+}
+
+/* Completes the oldest waiter with what it has collected so far. */
+static ScriptlingValue *
+fn_complete_waiter (ScriptlingCall *call,
+                    size_t n_args,
+                    const ScriptlingValue *const *args,
+                    const ScriptlingValue *kwargs,
+                    void *user_data)
+{
+  Waiter *waiter = g_queue_pop_head (&waiters);
+
+  if (waiter == NULL)
+    {
+      api->call_raise (call, SCRIPTLING_ERROR_RUNTIME, "no waiter");
+      return NULL;
+    }
+  api->call_return (waiter->call, api->value_ref (waiter->results));
+  waiter_free (waiter);
+  return NULL;
+}
+
 static gpointer
 fire_thread (gpointer data)
 {
@@ -803,6 +855,8 @@ echo_init (const ScriptlingHostApi *host_api,
     { "call_kept", fn_call_kept, NULL },
     { "wait_events", fn_wait_events, NULL },
     { "fire", fn_fire, NULL },
+    { "call_waiter", fn_call_waiter, NULL },
+    { "complete_waiter", fn_complete_waiter, NULL },
     { "fail_later", fn_fail_later, NULL },
     { "defer_and_return", fn_defer_and_return, NULL },
     { "log", fn_log, NULL },
@@ -861,7 +915,7 @@ echo_init (const ScriptlingHostApi *host_api,
   api->list_append (primes, api->value_new_int (2));
   api->list_append (primes, api->value_new_int (3));
   api->list_append (primes, api->value_new_int (5));
-  g_assert (!api->list_append (primes, primes));
+  g_assert (!api->list_append (primes, api->value_ref (primes)));
   g_assert (api->module_add_constant (module, "PRIMES", primes));
   /* Frozen once handed over. */
   g_assert (!api->list_append (primes, api->value_new_int (7)));
