@@ -7,6 +7,13 @@
 #include "gossip-clock.h"
 
 /**
+ * GossipClock:
+ *
+ * A source of monotonic time and one-shot timers; see
+ * #GossipClockInterface.
+ */
+
+/**
  * SECTION:gossip-clock
  * @title: GossipClock
  * @short_description: time source and one-shot timers

@@ -25,6 +25,7 @@ typedef void (*GossipTimeoutFunc) (gpointer user_data);
 
 /**
  * GossipClockInterface:
+ * @parent_iface: the parent interface
  * @now: monotonic time in microseconds
  * @add_timeout: arm a one-shot timer firing @delay_us from now; returns a non-zero id
  * @cancel: disarm a timer that has not fired yet (unknown ids are ignored);

@@ -20,9 +20,27 @@
 #include "gossip-error.h"
 #include "gossip-system-clock.h"
 #include "gossip-socket-transport.h"
+#include "gossip-http-transport.h"
 #include "gossip-address-private.h"
 #include "gossip-crypto-private.h"
 #include "gossip-private.h"
+
+/**
+ * SECTION:gossip-cluster
+ * @title: GossipCluster
+ * @short_description: a cluster member: membership, failure detection, messaging
+ *
+ * A #GossipCluster is the local node of a gossip cluster. Create one from a
+ * #GossipConfig with gossip_cluster_new(), start it with
+ * gossip_cluster_start() and join existing members with
+ * gossip_cluster_join(). From then on it keeps a view of every member
+ * (gossip_cluster_get_nodes()), detects failures with SWIM probes, spreads
+ * the local metadata (gossip_cluster_set_metadata()) and delivers user
+ * messages sent with gossip_cluster_send(), gossip_cluster_send_tagged(),
+ * gossip_cluster_send_to() and gossip_cluster_send_request() to the handlers
+ * registered with gossip_cluster_handle(). gossip_cluster_leave() announces
+ * a graceful departure; gossip_cluster_stop() leaves and shuts down.
+ */
 
 /**
  * GossipCluster:
@@ -328,6 +346,13 @@ event_free (Event *ev)
   g_clear_pointer (&ev->node, gossip_node_unref);
   g_clear_pointer (&ev->tick, gossip_tick_unref);
   g_free (ev);
+}
+
+/* Drops the queued events without emitting them. */
+void
+_gossip_cluster_discard_events (GossipCluster *self)
+{
+  g_queue_clear_full (&self->events, (GDestroyNotify) event_free);
 }
 
 void
@@ -850,9 +875,14 @@ gossip_cluster_new_full (const GossipConfig *config,
     }
   else
     {
-      g_set_error (error, GOSSIP_CONFIG_ERROR, GOSSIP_CONFIG_ERROR_INVALID_VALUE,
-                   _("transport 'http' is not available in this build yet"));
-      return NULL;
+      self->transport = gossip_http_transport_new (self->config->bind_addr,
+                                                   self->config->prefer_ipv6,
+                                                   self->config->insecure_skip_verify,
+                                                   error);
+      if (self->transport == NULL)
+        return NULL;
+      gossip_http_transport_set_bearer_token (GOSSIP_HTTP_TRANSPORT (self->transport),
+                                              self->config->bearer_token);
     }
 
   /* Randomness only steers peer selection and jitter; seeding from the node
@@ -881,6 +911,8 @@ gossip_cluster_new_full (const GossipConfig *config,
 /**
  * gossip_cluster_get_context:
  * @cluster: a #GossipCluster
+ *
+ * Gets the #GMainContext of the engine thread.
  *
  * Returns: (transfer none): the engine's #GMainContext. Handlers registered
  *   with it run on the engine thread and must not block.
@@ -929,7 +961,7 @@ pick_host_address (void)
 }
 
 static char *
-compute_advertise (GossipCluster *self)
+compute_advertise_address (GossipCluster *self)
 {
   g_autofree char *bound = gossip_transport_get_local_address (self->transport);
   g_autofree char *host = NULL;
@@ -959,6 +991,26 @@ compute_advertise (GossipCluster *self)
       return gossip_address_format (picked, port);
     }
   return g_steal_pointer (&bound);
+}
+
+/* With transport "http" peers POST to the advertised address, so a computed
+ * "host:port" (wildcard bind, advertise_addr with port 0) becomes the URL
+ * "http://host:port/". An advertise_addr given in full is used as given. */
+static char *
+compute_advertise (GossipCluster *self)
+{
+  char *address = compute_advertise_address (self);
+
+  if (self->config->transport == GOSSIP_TRANSPORT_HTTP &&
+      !g_str_has_prefix (address, "http://") && !g_str_has_prefix (address, "https://") &&
+      g_strcmp0 (address, self->config->advertise_addr) != 0)
+    {
+      char *url = g_strconcat ("http://", address, "/", NULL);
+
+      g_free (address);
+      return url;
+    }
+  return address;
 }
 
 typedef struct {
@@ -1202,6 +1254,8 @@ gossip_cluster_join_async (GossipCluster      *cluster,
  * @result: the #GAsyncResult
  * @error: return location for a #GError
  *
+ * Finishes gossip_cluster_join_async().
+ *
  * Returns: how many peers accepted us (0 is not an error), or -1 with
  *   @error set for malformed addresses, an empty list or a stopped cluster
  */
@@ -1437,6 +1491,8 @@ gossip_cluster_hard_stop (GossipCluster *cluster)
  * gossip_cluster_is_running:
  * @cluster: a #GossipCluster
  *
+ * Tells whether the cluster is running.
+ *
  * Returns: whether the cluster is started and not stopped
  */
 gboolean
@@ -1454,6 +1510,8 @@ gossip_cluster_is_running (GossipCluster *cluster)
 /**
  * gossip_cluster_is_stopped:
  * @cluster: a #GossipCluster
+ *
+ * Tells whether the cluster was stopped.
  *
  * Returns: whether gossip_cluster_stop() was called
  */
@@ -1511,7 +1569,9 @@ collect_nodes (GossipCluster *self,
  * gossip_cluster_get_nodes:
  * @cluster: a #GossipCluster
  *
- * Returns: (transfer full) (element-type GossipNode): every known node in
+ * Lists every known node.
+ *
+ * Returns: (transfer container) (element-type GossipNode): every known node in
  *   any state, the local node included
  */
 GPtrArray *
@@ -1531,7 +1591,9 @@ filter_alive (GossipNode *node, gconstpointer data)
  * gossip_cluster_get_alive_nodes:
  * @cluster: a #GossipCluster
  *
- * Returns: (transfer full) (element-type GossipNode): the alive nodes, the
+ * Lists the nodes currently seen alive.
+ *
+ * Returns: (transfer container) (element-type GossipNode): the alive nodes, the
  *   local node included
  */
 GPtrArray *
@@ -1553,7 +1615,9 @@ filter_tag (GossipNode *node, gconstpointer data)
  * @cluster: a #GossipCluster
  * @tag: a tag
  *
- * Returns: (transfer full) (element-type GossipNode): alive or suspect nodes
+ * Lists the reachable nodes that carry a tag.
+ *
+ * Returns: (transfer container) (element-type GossipNode): alive or suspect nodes
  *   carrying @tag, the local node included
  */
 GPtrArray *
@@ -1569,6 +1633,8 @@ gossip_cluster_get_nodes_by_tag (GossipCluster *cluster,
  * gossip_cluster_get_node:
  * @cluster: a #GossipCluster
  * @node_id: a node id in any UUID spelling
+ *
+ * Looks a node up by its id.
  *
  * Returns: (transfer full) (nullable): the node, or %NULL when unknown or
  *   when @node_id is not a UUID
@@ -1596,6 +1662,8 @@ gossip_cluster_get_node (GossipCluster *cluster,
 /**
  * gossip_cluster_get_local_node:
  * @cluster: a #GossipCluster
+ *
+ * Gets a snapshot of the local node.
  *
  * Returns: (transfer full): the local node. Before start, a snapshot of the
  *   configured identity in state alive.
@@ -1627,7 +1695,9 @@ gossip_cluster_get_local_node (GossipCluster *cluster)
  * gossip_cluster_get_candidates:
  * @cluster: a #GossipCluster
  *
- * Returns: (transfer full) (element-type GossipNode): a random sample of
+ * Picks the nodes a message would be gossiped to right now.
+ *
+ * Returns: (transfer container) (element-type GossipNode): a random sample of
  *   alive or suspect nodes other than the local one, of the current fan-out
  *   size; empty on a lone node
  */
@@ -1672,6 +1742,8 @@ gossip_cluster_get_candidates (GossipCluster *cluster)
  * @cluster: a #GossipCluster
  * @state: a state
  *
+ * Counts the known nodes in one state.
+ *
  * Returns: how many known nodes (the local one included) are in @state
  */
 guint
@@ -1695,6 +1767,8 @@ gossip_cluster_count (GossipCluster   *cluster,
  * gossip_cluster_count_all:
  * @cluster: a #GossipCluster
  *
+ * Counts every known node, whatever its state.
+ *
  * Returns: how many nodes are known in any state, the local one included
  */
 guint
@@ -1715,6 +1789,8 @@ gossip_cluster_count_all (GossipCluster *cluster)
  * gossip_cluster_get_node_id:
  * @cluster: a #GossipCluster
  *
+ * Gets the id of the local node.
+ *
  * Returns: the local node id, a canonical lowercase UUID
  */
 const char *
@@ -1728,6 +1804,8 @@ gossip_cluster_get_node_id (GossipCluster *cluster)
  * gossip_cluster_is_local:
  * @cluster: a #GossipCluster
  * @node_id: a node id in any UUID spelling
+ *
+ * Tells whether a node id is the local node's.
  *
  * Returns: whether @node_id is the local node's id (%FALSE for malformed ids)
  */
@@ -1745,6 +1823,8 @@ gossip_cluster_is_local (GossipCluster *cluster,
 /**
  * gossip_cluster_get_advertise_address:
  * @cluster: a #GossipCluster
+ *
+ * Gets the address advertised to peers.
  *
  * Returns: (transfer full): the address peers use to reach us (after start,
  *   with the real port when bound to port 0)
@@ -1779,6 +1859,10 @@ gossip_cluster_get_stats (GossipCluster      *cluster,
   g_return_if_fail (stats != NULL);
   *stats = cluster->stats;
   stats->local_health = cluster->local_health;
+  /* Over HTTP a wrong token is answered 401 by the transport, before the
+   * engine sees the frame. */
+  if (GOSSIP_IS_HTTP_TRANSPORT (cluster->transport))
+    stats->auth_rejected += gossip_http_transport_get_auth_rejected (GOSSIP_HTTP_TRANSPORT (cluster->transport));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1890,6 +1974,8 @@ gossip_cluster_set_metadata (GossipCluster *cluster,
  * @cluster: a #GossipCluster
  * @key: a key
  *
+ * Gets one metadata value of the local node.
+ *
  * Returns: (transfer full) (nullable): the local value of @key, or %NULL
  */
 char *
@@ -1909,6 +1995,8 @@ gossip_cluster_get_metadata (GossipCluster *cluster,
 /**
  * gossip_cluster_get_all_metadata:
  * @cluster: a #GossipCluster
+ *
+ * Gets all metadata of the local node.
  *
  * Returns: (transfer full) (element-type utf8 utf8): a copy of the local metadata
  */
@@ -2047,6 +2135,8 @@ G_DEFINE_BOXED_TYPE (GossipTick, gossip_tick, gossip_tick_ref, gossip_tick_unref
 /**
  * gossip_tick_ref:
  * @tick: a #GossipTick
+ *
+ * Takes a reference on a tick, delaying the next one until it is dropped.
  *
  * Returns: (transfer full): @tick
  */

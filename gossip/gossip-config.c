@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <string.h>
 
@@ -14,6 +15,21 @@
 #include "gossip-config-private.h"
 #include "gossip-error.h"
 #include "gossip-uuid-private.h"
+
+/**
+ * SECTION:gossip-config
+ * @title: GossipConfig
+ * @short_description: validated parameters of a cluster
+ *
+ * A #GossipConfig holds every parameter of a cluster under the name the
+ * script API uses, with the same defaults. Setters check the value and fail
+ * with a %GOSSIP_CONFIG_ERROR that names the parameter and what it accepts;
+ * gossip_config_validate() checks the rules between parameters.
+ * gossip_config_list_params() lists the names and gossip_config_param_kind()
+ * tells which setter a parameter takes. Durations are given as Go duration
+ * strings ("1.5s", "500ms") or seconds and read back in microseconds with
+ * gossip_config_get_duration().
+ */
 
 /* Go's time.Duration holds at most 2^63-1 ns; durations are limited to what
  * it can hold so that every value has a Go-syntax spelling. */
@@ -136,7 +152,7 @@ lookup (const char *name)
   return NULL;
 }
 
-/**
+/*
  * gossip_config_n_params:
  *
  * Returns: the number of configuration parameters
@@ -147,7 +163,7 @@ gossip_config_n_params (void)
   return G_N_ELEMENTS (params);
 }
 
-/**
+/*
  * gossip_config_param_nth:
  * @index: a row number
  *
@@ -169,7 +185,7 @@ gossip_config_param_nth (guint index)
   return &params[index].info;
 }
 
-/**
+/*
  * gossip_config_param_lookup:
  * @name: a parameter name
  *
@@ -235,7 +251,7 @@ gossip_config_list_params (void)
 
 #define QUOTE_MAX_CHARS 64
 
-/**
+/*
  * gossip_config_quote:
  * @value: (nullable): a string from the user
  *
@@ -309,7 +325,7 @@ append_fraction (GString *s,
   g_string_append (s, buf);
 }
 
-/**
+/*
  * gossip_format_duration:
  * @usec: a duration in microseconds
  *
@@ -833,7 +849,7 @@ set_key (GossipConfig  *config,
   if (len != 16 && len != 24 && len != 32)
     {
       g_set_error (error, GOSSIP_CONFIG_ERROR, GOSSIP_CONFIG_ERROR_INVALID_VALUE,
-                   _("encryption_key must be 16, 24 or 32 bytes (got %" G_GSIZE_FORMAT ")"), len);
+                   _("encryption_key must be 16, 24 or 32 bytes (got %zu)"), len);
       return FALSE;
     }
   g_clear_pointer (&config->encryption_key, g_bytes_unref);
@@ -907,8 +923,9 @@ check_address (const ParamRow  *row,
  *   (allowed only with transport "http", checked by gossip_config_validate());
  * - advertise_addr: "" (the bound address), or as bind_addr but not a
  *   wildcard host (0.0.0.0, [::]), `https://` URLs allowed;
- * - node_id: "" (generate a UUIDv7 at creation) or a UUID in any form
- *   gossip_uuid_parse() accepts, stored in canonical lowercase form;
+ * - node_id: "" (generate a UUIDv7 at creation) or a UUID in the
+ *   `8-4-4-4-12` form, as 32 hex digits, in braces or prefixed with
+ *   `urn:uuid:` (any case), stored in canonical lowercase form;
  * - encryption_key: its UTF-8 bytes, 16, 24 or 32 of them; "" disables
  *   encryption;
  * - transport: "socket" or "http";
@@ -1075,12 +1092,12 @@ set_int_checked (GossipConfig    *config,
     {
       if (row->info.max == G_MAXINT64)
         g_set_error (error, GOSSIP_CONFIG_ERROR, GOSSIP_CONFIG_ERROR_INVALID_VALUE,
-                     _("%s must be >= %" G_GINT64_FORMAT " (got %" G_GINT64_FORMAT ")"),
+                     _("%s must be >= %" PRId64 " (got %" PRId64 ")"),
                      row->info.name, row->info.min, value);
       else
         g_set_error (error, GOSSIP_CONFIG_ERROR, GOSSIP_CONFIG_ERROR_INVALID_VALUE,
-                     _("%s must be from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT
-                       " (got %" G_GINT64_FORMAT ")"),
+                     _("%s must be from %" PRId64 " to %" PRId64
+                       " (got %" PRId64 ")"),
                      row->info.name, row->info.min, row->info.max, value);
       return FALSE;
     }
@@ -1332,7 +1349,7 @@ gossip_config_set_strv (GossipConfig        *config,
   return TRUE;
 }
 
-/**
+/*
  * gossip_config_set_from_text:
  * @config: a #GossipConfig
  * @name: a parameter name
@@ -1473,7 +1490,7 @@ gossip_config_add_secondary_key (GossipConfig  *config,
   if (len != 16 && len != 24 && len != 32)
     {
       g_set_error (error, GOSSIP_CONFIG_ERROR, GOSSIP_CONFIG_ERROR_INVALID_VALUE,
-                   _("secondary key must be 16, 24 or 32 bytes (got %" G_GSIZE_FORMAT ")"), len);
+                   _("secondary key must be 16, 24 or 32 bytes (got %zu)"), len);
       return FALSE;
     }
 
@@ -1587,6 +1604,8 @@ lookup_kind (const char      *name,
  * @config: a #GossipConfig
  * @name: the name of a string parameter
  *
+ * Gets the value of a string parameter.
+ *
  * Returns: (transfer none): the value; node_id is "" until generated, or
  *   canonical; transport is "socket" or "http"
  */
@@ -1611,6 +1630,8 @@ gossip_config_get_string (const GossipConfig *config,
  * @config: a #GossipConfig
  * @name: the name of an integer parameter
  *
+ * Gets the value of an integer parameter.
+ *
  * Returns: the value
  */
 gint64
@@ -1631,6 +1652,8 @@ gossip_config_get_int (const GossipConfig *config,
  * gossip_config_get_double:
  * @config: a #GossipConfig
  * @name: the name of a number parameter
+ *
+ * Gets the value of a number parameter.
  *
  * Returns: the value
  */
@@ -1653,6 +1676,8 @@ gossip_config_get_double (const GossipConfig *config,
  * @config: a #GossipConfig
  * @name: the name of a bool parameter
  *
+ * Gets the value of a bool parameter.
+ *
  * Returns: the value
  */
 gboolean
@@ -1674,6 +1699,8 @@ gossip_config_get_boolean (const GossipConfig *config,
  * @config: a #GossipConfig
  * @name: the name of a list parameter
  *
+ * Gets the value of a list parameter.
+ *
  * Returns: (transfer none) (array zero-terminated=1): the list, never %NULL
  */
 const char * const *
@@ -1694,6 +1721,8 @@ gossip_config_get_strv (const GossipConfig *config,
  * gossip_config_get_duration:
  * @config: a #GossipConfig
  * @name: the name of a duration parameter
+ *
+ * Gets the value of a duration parameter.
  *
  * Returns: the duration in microseconds, always > 0
  */

@@ -6,6 +6,41 @@
 
 #include "gossip-error.h"
 
+/**
+ * SECTION:gossip-error
+ * @title: Errors
+ * @short_description: the error domains of libgossip
+ *
+ * Functions that can fail take a #GError and report configuration problems
+ * in %GOSSIP_CONFIG_ERROR, runtime failures of a cluster in
+ * %GOSSIP_CLUSTER_ERROR and undecodable network input in
+ * %GOSSIP_WIRE_ERROR. Messages are translated and name what was wrong.
+ */
+
+/**
+ * gossip_config_error_quark:
+ *
+ * The error domain of configuration errors; use %GOSSIP_CONFIG_ERROR.
+ *
+ * Returns: the #GQuark of %GOSSIP_CONFIG_ERROR
+ */
+
+/**
+ * gossip_cluster_error_quark:
+ *
+ * The error domain of cluster errors; use %GOSSIP_CLUSTER_ERROR.
+ *
+ * Returns: the #GQuark of %GOSSIP_CLUSTER_ERROR
+ */
+
+/**
+ * gossip_wire_error_quark:
+ *
+ * The error domain of wire-format errors; use %GOSSIP_WIRE_ERROR.
+ *
+ * Returns: the #GQuark of %GOSSIP_WIRE_ERROR
+ */
+
 G_DEFINE_QUARK (gossip-config-error-quark, gossip_config_error)
 G_DEFINE_QUARK (gossip-cluster-error-quark, gossip_cluster_error)
 G_DEFINE_QUARK (gossip-wire-error-quark, gossip_wire_error)

@@ -28,6 +28,28 @@
 #include "gossip-error.h"
 #include "gossip-private.h"
 
+/**
+ * SECTION:gossip-leader-election
+ * @title: GossipLeaderElection
+ * @short_description: quorum-based leader election over a cluster
+ *
+ * A #GossipLeaderElection elects one leader among the alive nodes of a
+ * cluster (optionally only those whose metadata matches criteria). The
+ * lowest eligible node id leads while it sends heartbeats and a quorum of
+ * the known eligible nodes is alive; a healthy leader is kept when nodes
+ * join. Signals tell when the local node becomes or stops being the leader
+ * and when another node is elected.
+ */
+
+/**
+ * GossipLeaderElection:
+ *
+ * A leader election running on a #GossipCluster. Create it with
+ * gossip_leader_election_new() and start it with
+ * gossip_leader_election_start(); its signals are emitted on the cluster's
+ * engine thread.
+ */
+
 struct _GossipLeaderElection
 {
   GObject        parent_instance;
@@ -694,6 +716,8 @@ gossip_leader_election_stop (GossipLeaderElection *election)
  * gossip_leader_election_is_leader:
  * @election: a #GossipLeaderElection
  *
+ * Tells whether the local node is the leader.
+ *
  * Returns: whether the local node is the leader
  */
 gboolean
@@ -737,6 +761,8 @@ gossip_leader_election_has_leader (GossipLeaderElection *election)
  * gossip_leader_election_get_leader_id:
  * @election: a #GossipLeaderElection
  *
+ * Gets the id of the current leader.
+ *
  * Returns: (transfer full) (nullable): the leader's id when
  *   gossip_leader_election_has_leader() holds, else %NULL
  */
@@ -759,6 +785,8 @@ gossip_leader_election_get_leader_id (GossipLeaderElection *election)
  * gossip_leader_election_get_term:
  * @election: a #GossipLeaderElection
  *
+ * Gets the current election term, which grows with every new leader.
+ *
  * Returns: the current term
  */
 guint64
@@ -776,6 +804,8 @@ gossip_leader_election_get_term (GossipLeaderElection *election)
 /**
  * gossip_leader_election_get_cluster:
  * @election: a #GossipLeaderElection
+ *
+ * Gets the cluster the election runs on.
  *
  * Returns: (transfer none): the cluster
  */

@@ -62,7 +62,7 @@ typedef struct {
 typedef struct {
   guint8   id[GOSSIP_UUID_SIZE];
   GBytes  *encoded;
-  guint    transmits;
+  guint    transmits;   /* times sent so far */
 } GossipBroadcast;
 
 static void membership_send_gossip (GossipCluster *self, GPtrArray *updates_encoded, guint ttl,
@@ -203,10 +203,12 @@ _gossip_membership_pick (GossipCluster *self,
   GPtrArray *out = g_ptr_array_new ();
   guint len = self->live->len;
 
+  /* n == 0 still picks a recently dead member when asked: the periodic
+   * gossip round talks to one even with nothing queued. */
   if (n == 0)
-    return out;
+    len = 0;
 
-  if (tag == NULL && len > 4 * n)
+  if (tag == NULL && n > 0 && len > 4 * n)
     {
       /* Large membership: rejection sampling, O(n). */
       guint tries = 0;
@@ -326,6 +328,8 @@ member_new (GossipCluster      *self,
   m->app_version = g_strdup (u->app_version ? u->app_version : "");
   m->live_index = -1;
   m->departed = state == GOSSIP_NODE_LEAVING;
+  /* Known before live_add(): the local node is never a live peer. */
+  m->is_local = is_local_uuid (self, u->id);
 
   g_hash_table_insert (self->members, m->id, m);
   if (state == GOSSIP_NODE_ALIVE || state == GOSSIP_NODE_SUSPECT)
@@ -420,7 +424,7 @@ queue_broadcast (GossipCluster *self,
   b = g_new0 (GossipBroadcast, 1);
   memcpy (b->id, id, GOSSIP_UUID_SIZE);
   b->encoded = g_bytes_ref (encoded);
-  b->transmits = retransmit_limit (self);
+  b->transmits = 0;
   g_queue_push_tail (&self->broadcasts, b);
 }
 
@@ -459,6 +463,10 @@ write_piggyback (GossipCluster *self,
   guint16 count = 0;
   gsize used = 0;
   GList *l, *next;
+  /* Taken from the current membership, not the one at queueing time (as
+   * memberlist does): an update heard before our join completed, while we
+   * knew nobody, still gets the retransmits a full cluster needs. */
+  guint limit = retransmit_limit (self);
 
   gossip_writer_put_u16 (w, 0);
   for (guint i = 0; extra != NULL && i < extra->len; i++)
@@ -477,10 +485,14 @@ write_piggyback (GossipCluster *self,
       next = l->next;
       if (used + len > budget)
         continue;
+      /* Already in this packet (the fan-out of a fresh update carries it
+       * as @extra): sending it twice would only use up its retransmits. */
+      if (extra != NULL && g_ptr_array_find_with_equal_func (extra, b->encoded, g_bytes_equal, NULL))
+        continue;
       gossip_writer_put_raw (w, data, len);
       used += len;
       count++;
-      if (--b->transmits == 0)
+      if (++b->transmits >= limit)
         {
           broadcast_free (b);
           g_queue_delete_link (&self->broadcasts, l);
@@ -704,7 +716,12 @@ apply_update (GossipCluster      *self,
       return TRUE;
 
     case GOSSIP_UPDATE_LEAVE:
-      if (m == NULL || u->incarnation < m->incarnation || m->state == GOSSIP_NODE_LEAVING)
+      /* Dead at the same incarnation is where a leave ends up (cleanup
+       * after leaving_node_timeout): the leave itself, still gossiped or
+       * exchanged, must not bring it back. A new leave has a new
+       * incarnation. */
+      if (m == NULL || u->incarnation < m->incarnation || m->state == GOSSIP_NODE_LEAVING ||
+          (m->state == GOSSIP_NODE_DEAD && u->incarnation == m->incarnation))
         return FALSE;
       m->incarnation = u->incarnation;
       set_state (self, m, GOSSIP_NODE_LEAVING);
@@ -714,10 +731,13 @@ apply_update (GossipCluster      *self,
 }
 
 /* Reads "u16 count + updates", applies them and returns the encodings of
- * those that were news (for relaying), or NULL on malformed input. */
+ * those that were news (for relaying), or NULL on malformed input.
+ * @stale_about_us (optional) tells whether the sender still suspects us,
+ * or thinks us dead, at an incarnation we already refuted. */
 static GPtrArray *
-read_updates (GossipCluster *self,
-              GossipReader  *r)
+read_updates_full (GossipCluster *self,
+                   GossipReader  *r,
+                   gboolean      *stale_about_us)
 {
   guint16 count = 0;
   g_autoptr(GPtrArray) news = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
@@ -731,11 +751,47 @@ read_updates (GossipCluster *self,
 
       if (!_gossip_update_read (r, &u))
         return NULL;
+      if (stale_about_us != NULL && self->local != NULL && !self->left && is_local_uuid (self, u.id) &&
+          (u.kind == GOSSIP_UPDATE_SUSPECT || u.kind == GOSSIP_UPDATE_DEAD) &&
+          u.incarnation < self->local->incarnation)
+        *stale_about_us = TRUE;
       if (apply_update (self, &u))
         g_ptr_array_add (news, g_bytes_new (r->data + start, r->pos - start));
       _gossip_update_clear (&u);
     }
   return g_steal_pointer (&news);
+}
+
+static GPtrArray *
+read_updates (GossipCluster *self,
+              GossipReader  *r)
+{
+  return read_updates_full (self, r, NULL);
+}
+
+/* A peer still accuses us at an incarnation we already refuted: our
+ * refutation missed it (it went to our live members and the gossip tail
+ * ended), and nothing else would correct it before a state exchange. The
+ * accuser keeps telling us (suspect-retry pings, gossip to the recently
+ * dead), so answer it directly with our current alive update. */
+static void
+correct_stale_view (GossipCluster *self,
+                    const char    *address)
+{
+  g_autoptr(GPtrArray) extra = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  GossipWriter w;
+  GossipUpdate u;
+
+  if (address == NULL || *address == '\0')
+    return;
+  update_from_member (self->local, GOSSIP_UPDATE_ALIVE, NULL, &u);
+  g_ptr_array_add (extra, encode_update (&u));
+  _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_GOSSIP, FALSE);
+  gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
+  gossip_writer_put_u8 (&w, 0);
+  write_piggyback (self, &w, PIGGYBACK_BUDGET, extra);
+  _gossip_cluster_send_body (self, address, &w, FALSE);
+  gossip_writer_clear (&w);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -784,12 +840,19 @@ handle_gossip (GossipCluster *self,
   const guint8 *sender = NULL;
   guint8 ttl = 0;
   g_autoptr(GPtrArray) news = NULL;
+  gboolean stale = FALSE;
 
   if (!gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender) || !gossip_reader_get_u8 (r, &ttl))
     goto bad;
-  news = read_updates (self, r);
+  news = read_updates_full (self, r, &stale);
   if (news == NULL)
     goto bad;
+  if (stale)
+    {
+      GossipMember *from = _gossip_membership_lookup (self, sender);
+      if (from != NULL && !from->is_local)
+        correct_stale_view (self, from->address);
+    }
   for (guint i = 0; i < news->len; i++)
     {
       GossipReader ur;
@@ -1067,6 +1130,8 @@ probe_deadline_fire (gpointer data)
       disseminate (self, &u, NULL);
     }
   probe_finish (self, p);
+  /* A plain clock timer: nobody else flushes what it raised. */
+  _gossip_cluster_flush_events (self);
 }
 
 static GossipMember *
@@ -1186,12 +1251,13 @@ handle_ping (GossipCluster        *self,
   const guint8 *target = NULL, *sender = NULL;
   g_autofree char *addr = NULL;
   g_autoptr(GPtrArray) news = NULL;
+  gboolean stale = FALSE;
 
   if (!gossip_reader_get_u32 (r, &seq) ||
       !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &target) ||
       !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender) ||
       !gossip_reader_get_string (r, 1024, &addr) ||
-      (news = read_updates (self, r)) == NULL)
+      (news = read_updates_full (self, r, &stale)) == NULL)
     {
       self->stats.frames_dropped++;
       return;
@@ -1199,6 +1265,8 @@ handle_ping (GossipCluster        *self,
   /* A ping meant for a previous owner of our address is not ours to ack. */
   if (!is_local_uuid (self, target))
     return;
+  if (stale)
+    correct_stale_view (self, addr);
   for (guint i = 0; i < news->len; i++)
     {
       GossipReader ur;
@@ -1283,7 +1351,10 @@ handle_ping_req (GossipCluster *self,
   p->origin_seq = seq;
   p->origin_addr = g_strdup (requester_addr);
   g_hash_table_insert (self->probes, GUINT_TO_POINTER (p->seq), p);
-  p->relay_timer = gossip_clock_add_timeout (self->clock, probe_deadline (self) * 2 / 3,
+  /* The asker waits 2/3 of its deadline for the indirect round; our nack
+   * has to reach it before that ends, or a healthy asker takes the lost
+   * nacks for its own fault (Lifeguard) whenever a member really died. */
+  p->relay_timer = gossip_clock_add_timeout (self->clock, probe_deadline (self) / 2,
                                              relay_timeout, probe_ref (self, p->seq), g_free);
 
   tm = _gossip_membership_lookup (self, target);
@@ -1376,6 +1447,7 @@ merge_record (GossipCluster *self,
 {
   GossipUpdate *u = &rec->alive;
   GossipMember *m;
+  gboolean news;
 
   if (is_local_uuid (self, u->id))
     {
@@ -1403,14 +1475,35 @@ merge_record (GossipCluster *self,
       return;
     }
 
-  apply_update (self, u);
+  news = apply_update (self, u);
   if (rec->state != GOSSIP_NODE_ALIVE)
     {
       GossipUpdate s = *u;
       s.kind = rec->state == GOSSIP_NODE_SUSPECT ? GOSSIP_UPDATE_SUSPECT :
                rec->state == GOSSIP_NODE_DEAD ? GOSSIP_UPDATE_DEAD : GOSSIP_UPDATE_LEAVE;
       memset (s.from, 0, sizeof s.from);
-      apply_update (self, &s);
+      news = apply_update (self, &s) || news;
+    }
+
+  /* What a state exchange taught us about a member we knew (a revival
+   * after a partition, a refutation, a death) is passed on like gossip, as
+   * memberlist does: otherwise only the two ends of the exchange know it
+   * until their peers' own exchanges, up to state_gossip_interval later. */
+  if (news)
+    {
+      GossipUpdate q;
+      g_autoptr(GBytes) enc = NULL;
+
+      switch (m->state)
+        {
+        case GOSSIP_NODE_ALIVE:   update_from_member (m, GOSSIP_UPDATE_ALIVE, NULL, &q); break;
+        case GOSSIP_NODE_SUSPECT: update_from_member (m, GOSSIP_UPDATE_SUSPECT, self->local_uuid, &q); break;
+        case GOSSIP_NODE_DEAD:    update_from_member (m, GOSSIP_UPDATE_DEAD, self->local_uuid, &q); break;
+        case GOSSIP_NODE_LEAVING:
+        default:                  update_from_member (m, GOSSIP_UPDATE_LEAVE, NULL, &q); break;
+        }
+      enc = encode_update (&q);
+      queue_broadcast (self, m->uuid, enc);
     }
 }
 
@@ -1569,7 +1662,12 @@ open_reply (GossipCluster    *self,
   body = gossip_codec_open (self->codec, g_bytes_get_data (reply, NULL), g_bytes_get_size (reply), &error);
   if (body == NULL)
     {
-      self->stats.frames_rejected++;
+      /* Counted as on_frame_received() does: only key trouble is a rejection. */
+      if (g_error_matches (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_DECRYPT) ||
+          g_error_matches (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_NOT_ENCRYPTED))
+        self->stats.frames_rejected++;
+      else
+        self->stats.frames_dropped++;
       return NULL;
     }
   gossip_reader_init (r, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
@@ -2000,7 +2098,7 @@ _gossip_membership_start (GossipCluster *self)
   _gossip_update_clear (&u);
   _gossip_cluster_publish (self, self->local, FALSE);
   /* Our own appearance is not an event. */
-  g_queue_clear_full (&self->events, g_free);
+  _gossip_cluster_discard_events (self);
 
   schedule_probe (self);
   self->timers[GOSSIP_TIMER_GOSSIP] =

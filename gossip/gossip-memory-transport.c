@@ -11,6 +11,21 @@
 #include "gossip-frame-private.h"
 
 /**
+ * GossipMemoryNetwork:
+ *
+ * A simulated network on a #GossipVirtualClock, with configurable latency,
+ * loss and partitions, shared by the #GossipMemoryTransport instances
+ * attached to it.
+ */
+
+/**
+ * GossipMemoryTransport:
+ *
+ * A #GossipTransport on a #GossipMemoryNetwork, created with
+ * gossip_memory_transport_new().
+ */
+
+/**
  * SECTION:gossip-memory-transport
  * @title: GossipMemoryTransport
  * @short_description: a simulated network on virtual time
@@ -602,6 +617,8 @@ gossip_memory_network_heal (GossipMemoryNetwork *network)
  * @network: a #GossipMemoryNetwork
  * @address: a transport address
  *
+ * Counts the bytes one address sent over the network.
+ *
  * Returns: the total size of every frame @address sent, lost ones included
  */
 guint64
@@ -621,6 +638,8 @@ gossip_memory_network_get_bytes_sent (GossipMemoryNetwork *network,
  * gossip_memory_network_get_packets_sent:
  * @network: a #GossipMemoryNetwork
  * @address: a transport address
+ *
+ * Counts the frames one address sent over the network.
  *
  * Returns: the number of frames (datagrams, stream requests and replies)
  *   @address sent, lost ones included
@@ -759,7 +778,7 @@ send_stream_internal (GossipMemoryTransport     *self,
                                 _("cannot send an empty frame to %s"), address);
   else if (len > GOSSIP_MAX_FRAME_SIZE)
     event->error = g_error_new (G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                                _("frame of %" G_GSIZE_FORMAT " bytes exceeds the stream limit of %u bytes"),
+                                _("frame of %zu bytes exceeds the stream limit of %u bytes"),
                                 len, (guint) GOSSIP_MAX_FRAME_SIZE);
   else if (!g_hash_table_contains (network->transports, address))
     event->error = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED,

@@ -10,6 +10,17 @@
 #include "gossip-private.h"
 
 /**
+ * SECTION:gossip-message
+ * @title: GossipMessage
+ * @short_description: a received user message, possibly awaiting a reply
+ *
+ * Handlers registered with gossip_cluster_handle() receive each user
+ * message as a #GossipMessage: its type, the node that sent it and its
+ * #GVariant payload. A request made with gossip_cluster_send_request() is
+ * answered with gossip_message_reply() or gossip_message_reply_error().
+ */
+
+/**
  * GossipMessage:
  *
  * A user message as handed to a handler: its type, a snapshot of the
@@ -87,6 +98,8 @@ _gossip_message_new (guint16          type,
  * gossip_message_get_message_type:
  * @message: a #GossipMessage
  *
+ * Gets the message type.
+ *
  * Returns: the message type (128..65535 for user messages).
  */
 guint16
@@ -99,6 +112,8 @@ gossip_message_get_message_type (GossipMessage *message)
 /**
  * gossip_message_get_sender:
  * @message: a #GossipMessage
+ *
+ * Gets the node that sent the message.
  *
  * Returns: (transfer none): a snapshot of the node that originally sent the
  *   message (not the relay it arrived from).
@@ -114,6 +129,8 @@ gossip_message_get_sender (GossipMessage *message)
  * gossip_message_get_payload:
  * @message: a #GossipMessage
  *
+ * Gets the payload of the message.
+ *
  * Returns: (transfer none): the payload, a #GVariant of the payload types
  *   ("()" for None, "b", "x", "d", "s", "ay", "av", "a{sv}").
  */
@@ -128,6 +145,8 @@ gossip_message_get_payload (GossipMessage *message)
  * gossip_message_expects_reply:
  * @message: a #GossipMessage
  *
+ * Tells whether the message is a request still waiting for its reply.
+ *
  * Returns: whether the sender waits for a reply that has not been given yet.
  */
 gboolean
@@ -140,6 +159,8 @@ gossip_message_expects_reply (GossipMessage *message)
 /**
  * gossip_message_get_deadline:
  * @message: a #GossipMessage
+ *
+ * Gets the deadline of the reply.
  *
  * Returns: the monotonic time (g_get_monotonic_time() scale, or the cluster's
  *   clock) after which a reply is useless; 0 when no reply is expected.

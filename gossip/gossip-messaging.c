@@ -1222,6 +1222,8 @@ gossip_cluster_send_request_async (GossipCluster      *cluster,
  * @result: the #GAsyncResult
  * @error: return location for a #GError
  *
+ * Finishes gossip_cluster_send_request_async().
+ *
  * Returns: (transfer full): the reply payload ("()" for None), or %NULL with
  *   %GOSSIP_CLUSTER_ERROR_TIMED_OUT, %GOSSIP_CLUSTER_ERROR_NO_REPLY (no
  *   handler, handler failed), %GOSSIP_CLUSTER_ERROR_NODE_NOT_FOUND or

@@ -11,6 +11,17 @@
 #include "gossip-private.h"
 
 /**
+ * SECTION:gossip-node-group
+ * @title: GossipNodeGroup
+ * @short_description: the live set of nodes matching metadata criteria
+ *
+ * A #GossipNodeGroup follows the members of a cluster whose metadata
+ * matches criteria and tells when nodes enter or leave the set.
+ * gossip_criteria_check() and gossip_criteria_match() expose the matching
+ * rules to other users of criteria, such as #GossipLeaderElection.
+ */
+
+/**
  * GossipNodeGroup:
  *
  * Tracks the alive or suspect nodes (the local one included) whose metadata
@@ -51,6 +62,8 @@ G_DEFINE_FINAL_TYPE (GossipNodeGroup, gossip_node_group, G_TYPE_OBJECT)
  * @param_name: the parameter name used in the error message
  * @error: return location for a #GError
  *
+ * Validates metadata criteria given for a parameter, as gossip_node_group_new() and gossip_leader_election_new() do.
+ *
  * Returns: %TRUE if @criteria is a non-empty map of non-empty UTF-8 keys to
  *   UTF-8 values; otherwise %FALSE with %GOSSIP_CONFIG_ERROR_INVALID_VALUE
  */
@@ -84,6 +97,8 @@ gossip_criteria_check (GHashTable  *criteria,
  * gossip_criteria_match:
  * @criteria: (element-type utf8 utf8): metadata criteria
  * @node: a node
+ *
+ * Tells whether a node's metadata satisfies criteria.
  *
  * Returns: whether every criterion holds for @node's metadata (its state is
  *   not considered)
@@ -252,6 +267,8 @@ child_stop (GObject *child)
  * gossip_node_group_is_closed:
  * @group: a #GossipNodeGroup
  *
+ * Tells whether gossip_node_group_close() was called.
+ *
  * Returns: whether the group was closed
  */
 gboolean
@@ -373,6 +390,8 @@ gossip_node_group_new (GossipCluster *cluster,
  * gossip_node_group_get_cluster:
  * @group: a #GossipNodeGroup
  *
+ * Gets the cluster the group watches.
+ *
  * Returns: (transfer none): the cluster
  */
 GossipCluster *
@@ -386,7 +405,9 @@ gossip_node_group_get_cluster (GossipNodeGroup *group)
  * gossip_node_group_get_nodes:
  * @group: a #GossipNodeGroup
  *
- * Returns: (transfer full) (element-type GossipNode): the current members
+ * Lists the members of the group.
+ *
+ * Returns: (transfer container) (element-type GossipNode): the current members
  */
 GPtrArray *
 gossip_node_group_get_nodes (GossipNodeGroup *group)
@@ -409,6 +430,8 @@ gossip_node_group_get_nodes (GossipNodeGroup *group)
  * @group: a #GossipNodeGroup
  * @node_id: a node id in any UUID spelling
  *
+ * Tells whether a node is a member of the group.
+ *
  * Returns: whether the node is a member (%FALSE for malformed ids)
  */
 gboolean
@@ -430,6 +453,8 @@ gossip_node_group_contains (GossipNodeGroup *group,
 /**
  * gossip_node_group_count:
  * @group: a #GossipNodeGroup
+ *
+ * Counts the members of the group.
  *
  * Returns: the number of members
  */

@@ -7,6 +7,18 @@
 #include "gossip-node.h"
 #include "gossip-private.h"
 
+/**
+ * SECTION:gossip-node
+ * @title: GossipNode
+ * @short_description: an immutable snapshot of one cluster member
+ *
+ * A #GossipNode describes what the local node knows about one member at
+ * one moment: its id, address, state, incarnation, tags and metadata.
+ * Snapshots never change; a #GossipCluster publishes a new one whenever it
+ * learns something new, so a snapshot can be kept and shared between
+ * threads freely.
+ */
+
 G_DEFINE_BOXED_TYPE (GossipNode, gossip_node, gossip_node_ref, gossip_node_unref)
 
 static const char * const empty_tags[] = { NULL };
@@ -14,6 +26,8 @@ static const char * const empty_tags[] = { NULL };
 /**
  * gossip_node_state_to_string:
  * @state: a #GossipNodeState
+ *
+ * Names a node state.
  *
  * Returns: the script-visible name of @state: "alive", "suspect", "dead" or
  *   "leaving".
@@ -64,6 +78,8 @@ _gossip_node_new (const char      *id,
  * gossip_node_ref:
  * @node: a #GossipNode
  *
+ * Takes a reference on a node snapshot.
+ *
  * Returns: (transfer full): @node, with one more reference.
  */
 GossipNode *
@@ -99,6 +115,8 @@ gossip_node_unref (GossipNode *node)
  * gossip_node_get_id:
  * @node: a #GossipNode
  *
+ * Gets the id of the node.
+ *
  * Returns: the node id, a canonical lowercase UUID.
  */
 const char *
@@ -110,6 +128,8 @@ gossip_node_get_id (const GossipNode *node)
 /**
  * gossip_node_get_address:
  * @node: a #GossipNode
+ *
+ * Gets the address of the node.
  *
  * Returns: the address the node advertises, exactly as it advertises it.
  */
@@ -123,6 +143,8 @@ gossip_node_get_address (const GossipNode *node)
  * gossip_node_get_state:
  * @node: a #GossipNode
  *
+ * Gets the state of the node.
+ *
  * Returns: the state the local node sees this node in.
  */
 GossipNodeState
@@ -134,6 +156,8 @@ gossip_node_get_state (const GossipNode *node)
 /**
  * gossip_node_get_incarnation:
  * @node: a #GossipNode
+ *
+ * Gets the incarnation number of the node.
  *
  * Returns: the SWIM incarnation number the node last announced.
  */
@@ -147,6 +171,8 @@ gossip_node_get_incarnation (const GossipNode *node)
  * gossip_node_get_app_version:
  * @node: a #GossipNode
  *
+ * Gets the application version of the node.
+ *
  * Returns: the application version the node announced ("" if none).
  */
 const char *
@@ -158,6 +184,8 @@ gossip_node_get_app_version (const GossipNode *node)
 /**
  * gossip_node_get_tags:
  * @node: a #GossipNode
+ *
+ * Gets the tags of the node.
  *
  * Returns: (array zero-terminated=1) (transfer none): the node's tags.
  */
@@ -171,6 +199,8 @@ gossip_node_get_tags (const GossipNode *node)
  * gossip_node_has_tag:
  * @node: a #GossipNode
  * @tag: a tag
+ *
+ * Tells whether the node carries a tag.
  *
  * Returns: whether the node carries @tag.
  */
@@ -186,6 +216,8 @@ gossip_node_has_tag (const GossipNode *node,
  * gossip_node_get_metadata:
  * @node: a #GossipNode
  *
+ * Gets the metadata of the node.
+ *
  * Returns: (transfer none) (element-type utf8 utf8): the node's metadata,
  *   every value in its string form. Do not modify.
  */
@@ -200,6 +232,8 @@ gossip_node_get_metadata (const GossipNode *node)
  * @node: a #GossipNode
  * @key: a metadata key
  *
+ * Gets one metadata value of the node.
+ *
  * Returns: (nullable): the value of @key, or %NULL.
  */
 const char *
@@ -213,6 +247,8 @@ gossip_node_get_metadata_value (const GossipNode *node,
  * gossip_node_get_metadata_version:
  * @node: a #GossipNode
  *
+ * Gets the version of the node's metadata.
+ *
  * Returns: the version of the metadata map (newest wins).
  */
 guint64
@@ -224,6 +260,8 @@ gossip_node_get_metadata_version (const GossipNode *node)
 /**
  * gossip_node_is_local:
  * @node: a #GossipNode
+ *
+ * Tells whether the node is the local node.
  *
  * Returns: whether this snapshot describes the local node.
  */

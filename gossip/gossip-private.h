@@ -251,6 +251,7 @@ enum {
 void      _gossip_cluster_invoke_sync   (GossipCluster *self, GSourceFunc func, gpointer data);
 gboolean  _gossip_cluster_on_engine     (GossipCluster *self);
 void      _gossip_cluster_flush_events  (GossipCluster *self);
+void      _gossip_cluster_discard_events (GossipCluster *self);
 void      _gossip_cluster_emit_state    (GossipCluster *self, GossipNode *node, GossipNodeState old_state);
 void      _gossip_cluster_emit_metadata (GossipCluster *self, GossipNode *node);
 void      _gossip_cluster_emit_tick     (GossipCluster *self, GossipTick *tick);

@@ -15,6 +15,13 @@
 #include "gossip-frame-private.h"
 
 /**
+ * GossipSocketTransport:
+ *
+ * The #GossipTransport of UDP datagrams and TCP streams on one port,
+ * created with gossip_socket_transport_new().
+ */
+
+/**
  * SECTION:gossip-socket-transport
  * @title: GossipSocketTransport
  * @short_description: UDP and TCP on one port
@@ -1036,7 +1043,7 @@ send_stream_internal (GossipSocketTransport     *self,
                                    _("cannot send an empty frame to %s"), address);
   else if (len > GOSSIP_MAX_FRAME_SIZE)
     ex->early_error = g_error_new (G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                                   _("frame of %" G_GSIZE_FORMAT " bytes exceeds the stream limit of %u bytes"),
+                                   _("frame of %zu bytes exceeds the stream limit of %u bytes"),
                                    len, (guint) GOSSIP_MAX_FRAME_SIZE);
 
   g_queue_push_tail (&self->outgoing, ex);

@@ -7,6 +7,13 @@
 #include "gossip-system-clock.h"
 
 /**
+ * GossipSystemClock:
+ *
+ * The #GossipClock of the real monotonic time, created with
+ * gossip_system_clock_new().
+ */
+
+/**
  * SECTION:gossip-system-clock
  * @title: GossipSystemClock
  * @short_description: monotonic time and timers on a #GMainContext

@@ -7,6 +7,12 @@
 #include "gossip-transport.h"
 
 /**
+ * GossipTransport:
+ *
+ * Moves opaque frames between addresses; see #GossipTransportInterface.
+ */
+
+/**
  * SECTION:gossip-transport
  * @title: GossipTransport
  * @short_description: moves opaque frames between addresses
@@ -202,6 +208,8 @@ gossip_transport_stop (GossipTransport *transport)
  * gossip_transport_get_local_address:
  * @transport: a #GossipTransport
  *
+ * Gets the address the transport is bound to.
+ *
  * Returns: (transfer full) (nullable): the bound address as "host:port"
  *   ("[addr]:port" for IPv6) or a URL, or %NULL when not started
  */
@@ -221,6 +229,8 @@ gossip_transport_get_local_address (GossipTransport *transport)
 /**
  * gossip_transport_get_max_datagram:
  * @transport: a #GossipTransport
+ *
+ * Gets the largest frame the transport sends as a datagram.
  *
  * Returns: the largest frame, in bytes, that is sent as one datagram; larger
  *   frames must go through gossip_transport_send_stream()

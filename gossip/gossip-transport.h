@@ -32,10 +32,16 @@ GossipTransportReply *gossip_transport_reply_ref      (GossipTransportReply *rep
 void                  gossip_transport_reply_unref    (GossipTransportReply *reply);
 void                  gossip_transport_reply_send     (GossipTransportReply *reply, GBytes *frame);
 
-/* For transport implementations: create a reply handle whose @send_func is
- * called at most once, on any thread, with the reply frame (or NULL when the
- * last reference is dropped unanswered). The implementation must marshal to
- * its own thread. */
+/**
+ * GossipTransportReplyFunc:
+ * @frame_or_null: (nullable): the reply frame, or %NULL when the last
+ *   reference to the #GossipTransportReply was dropped unanswered
+ * @user_data: data given to gossip_transport_reply_new()
+ *
+ * For transport implementations: sends the reply of one exchange. Called at
+ * most once, on any thread; the implementation must marshal to its own
+ * thread.
+ */
 typedef void (*GossipTransportReplyFunc) (GBytes *frame_or_null, gpointer user_data);
 GossipTransportReply *gossip_transport_reply_new (GossipTransportReplyFunc send_func, gpointer user_data, GDestroyNotify notify);
 
@@ -72,6 +78,7 @@ typedef void (*GossipTransportStreamFunc) (GBytes       *reply,
 
 /**
  * GossipTransportInterface:
+ * @parent_iface: the parent interface
  * @start: bind listeners; with port 0 pick one port for every listener
  * @stop: close listeners; pending stream exchanges complete with %G_IO_ERROR_CANCELLED
  * @get_local_address: the bound address as "host:port" (IPv6 as "[addr]:port"), or a URL

@@ -7,6 +7,13 @@
 #include "gossip-virtual-clock.h"
 
 /**
+ * GossipVirtualClock:
+ *
+ * A #GossipClock whose time only moves when gossip_virtual_clock_advance()
+ * or gossip_virtual_clock_step() is called.
+ */
+
+/**
  * SECTION:gossip-virtual-clock
  * @title: GossipVirtualClock
  * @short_description: deterministic virtual time
@@ -346,6 +353,8 @@ gossip_virtual_clock_advance (GossipVirtualClock *clock,
  * gossip_virtual_clock_next_deadline:
  * @clock: a #GossipVirtualClock
  *
+ * Gets the deadline of the next timer.
+ *
  * Returns: the deadline of the earliest pending timer, or %G_MAXINT64 when
  *   no timer is pending
  */
@@ -362,6 +371,8 @@ gossip_virtual_clock_next_deadline (GossipVirtualClock *clock)
 /**
  * gossip_virtual_clock_pending:
  * @clock: a #GossipVirtualClock
+ *
+ * Counts the pending timers.
  *
  * Returns: the number of timers armed and not yet fired or cancelled
  */

@@ -15,6 +15,7 @@
 #include <gossip/gossip-virtual-clock.h>
 #include <gossip/gossip-transport.h>
 #include <gossip/gossip-socket-transport.h>
+#include <gossip/gossip-http-transport.h>
 #include <gossip/gossip-memory-transport.h>
 #include <gossip/gossip-cluster.h>
 #include <gossip/gossip-node-group.h>

@@ -1,0 +1,1515 @@
+/* gossip-http-transport.c — frames as HTTP POSTs (libsoup 3).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "config.h"
+
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <glib/gi18n-lib.h>
+#include <libsoup/soup.h>
+#include <openssl/crypto.h>
+
+#include "gossip-http-transport.h"
+#include "gossip-address-private.h"
+#include "gossip-frame-private.h"
+
+/**
+ * GossipHttpTransport:
+ *
+ * The #GossipTransport of frames carried in HTTP POST requests, created
+ * with gossip_http_transport_new().
+ */
+
+/**
+ * SECTION:gossip-http-transport
+ * @title: GossipHttpTransport
+ * @short_description: frames as HTTP/1.1 POSTs
+ *
+ * Every node serves HTTP/1.1 on its bind address and accepts `POST` on any
+ * path. The request body is one frame (`Content-Type:
+ * application/octet-stream`, 1 byte to 8 MiB, always with a
+ * `Content-Length`). Request headers:
+ *
+ * - `Authorization: Bearer <token>` when a bearer token is configured
+ *   (gossip_http_transport_set_bearer_token());
+ * - `X-Gossip-Reply: 1` when the sender waits for a reply frame;
+ * - `X-Gossip-Datagram: 1` for best-effort frames (delivered with
+ *   @reliable %FALSE), absent for streams;
+ * - `X-Gossip-Timeout-Ms: <n>` with a request: how long the sender waits,
+ *   so that the server does not hold the exchange longer.
+ *
+ * Responses:
+ *
+ * |[
+ * 401  missing or wrong bearer token (checked first; the body is discarded
+ *      without being looked at; counted by gossip_http_transport_get_auth_rejected())
+ * 405  a method other than POST
+ * 411  no Content-Length (chunked bodies are not accepted)
+ * 413  body larger than 8 MiB (rejected from the headers, never truncated)
+ * 400  empty body
+ * 204  one-way frame handed to the engine; or a request the handler
+ *      declined or dropped ("no reply")
+ * 200  reply frame in the body
+ * 504  the handler did not answer before the server-side deadline
+ * 503  too many requests already wait for their replies
+ * ]|
+ *
+ * Rejections other than 401 are counted by
+ * gossip_http_transport_get_requests_rejected(). The client reports 401 as
+ * %G_IO_ERROR_PERMISSION_DENIED, 413 as %G_IO_ERROR_MESSAGE_TOO_LARGE, 504
+ * as %G_IO_ERROR_TIMED_OUT, 503 as %G_IO_ERROR_BUSY, a 204 to a request as
+ * %G_IO_ERROR_CONNECTION_CLOSED ("no reply") and other statuses as
+ * %G_IO_ERROR_FAILED.
+ *
+ * The client keeps connections alive between exchanges (frames are marked
+ * idempotent so that libsoup reuses idle connections for POSTs), bounds
+ * every exchange by its own deadline, reads at most 8 MiB of reply, and
+ * talks to `https://` peers through glib-networking, verifying certificates
+ * unless insecure_skip_verify was given. Proxies are never used: peers are
+ * cluster members, not web sites. Serving HTTPS is not supported (no
+ * certificate can be configured).
+ *
+ * Everything runs on the #GMainContext that is thread-default when
+ * gossip_transport_start() is called: the #SoupServer listens and the
+ * #SoupSession is created there. The transport starts no threads.
+ */
+
+#define HEADER_AUTHORIZATION "Authorization"
+#define HEADER_REPLY         "X-Gossip-Reply"
+#define HEADER_DATAGRAM      "X-Gossip-Datagram"
+#define HEADER_TIMEOUT       "X-Gossip-Timeout-Ms"
+#define FRAME_CONTENT_TYPE   "application/octet-stream"
+
+/* How long a handler may take to answer before the server gives up with
+ * 504; the requester's own deadline (X-Gossip-Timeout-Ms) shortens it. */
+#define DEFAULT_REPLY_TIMEOUT_US   (30 * G_USEC_PER_SEC)
+/* For send_stream() without a positive timeout. */
+#define DEFAULT_STREAM_TIMEOUT_US  (10 * G_USEC_PER_SEC)
+/* Datagrams are best effort: give up early rather than pile up. */
+#define DATAGRAM_TIMEOUT_US        (2 * G_USEC_PER_SEC)
+/* Bodies of rejected requests up to this size are read and discarded so the
+ * client sees the status; larger ones get the connection shut down. */
+#define MAX_DISCARD_SIZE           (4 * GOSSIP_MAX_FRAME_SIZE)
+#define READ_CHUNK                 (64 * 1024)
+/* Held requests (replies pending) each occupy a connection, so the libsoup
+ * defaults (2 per host) would stall probes behind slow handlers. */
+/* Requests held for a reply beyond this are refused with 503, so that a
+ * flood cannot pile up paused messages (and their connections). */
+#define MAX_HELD_REQUESTS          256
+#define LISTEN_BACKLOG             128
+#define MAX_CONNS                  256
+#define MAX_CONNS_PER_HOST         32
+
+typedef struct _OutExchange OutExchange;
+typedef struct _InRequest   InRequest;
+
+struct _GossipHttpTransport
+{
+  GObject        parent_instance;
+
+  /* Configuration. */
+  char          *bind_host;          /* NULL: every IPv4 address */
+  guint16        bind_port;
+  char          *bind_path;          /* "/" unless the bind address was a URL */
+  gboolean       prefer_ipv6;
+  gboolean       insecure_skip_verify;
+  char          *bearer_token;       /* NULL: no authentication */
+  gint64         reply_timeout_us;
+
+  GResolver     *resolver;
+
+  /* Running state, touched only on the context's thread. */
+  gboolean       started;
+  GMainContext  *context;
+  SoupServer    *server;
+  SoupSession   *session;
+  char          *local_address;
+  GQueue         outgoing;           /* OutExchange*, one ref each */
+  GQueue         incoming;           /* InRequest*, one ref each */
+
+  /* Counters, atomic: read from any thread. */
+  gsize          auth_rejected;
+  gsize          requests_rejected;
+  gsize          datagrams_dropped;
+};
+
+static void gossip_http_transport_iface_init (GossipTransportInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (GossipHttpTransport, gossip_http_transport, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (GOSSIP_TYPE_TRANSPORT,
+                                                      gossip_http_transport_iface_init))
+
+/* ---------------------------------------------------------------------------
+ * Small helpers
+ * ------------------------------------------------------------------------- */
+
+static void
+counter_inc (gsize *counter)
+{
+  g_atomic_pointer_add (counter, 1);
+}
+
+static guint64
+counter_get (gsize *counter)
+{
+  return (guint64) (gsize) g_atomic_pointer_get (counter);
+}
+
+static gboolean
+deadline_source_dispatch (GSource     *source,
+                          GSourceFunc  callback,
+                          gpointer     user_data)
+{
+  return callback != NULL ? callback (user_data) : G_SOURCE_REMOVE;
+}
+
+static GSourceFuncs deadline_source_funcs = {
+  .dispatch = deadline_source_dispatch,
+};
+
+/* A source that fires once @ready_time (monotonic µs) has passed; 0 fires
+ * on the next iteration. Returns the caller's reference. */
+static GSource *
+deadline_source_attach (GMainContext   *context,
+                        gint64          ready_time,
+                        const char     *static_name,
+                        GSourceFunc     func,
+                        gpointer        data,
+                        GDestroyNotify  notify)
+{
+  GSource *source = g_source_new (&deadline_source_funcs, sizeof (GSource));
+
+  g_source_set_static_name (source, static_name);
+  g_source_set_ready_time (source, ready_time);
+  g_source_set_callback (source, func, data, notify);
+  g_source_attach (source, context);
+  return source;
+}
+
+static void
+source_clear (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+static gint64
+deadline_after (gint64 timeout_us)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  return timeout_us > G_MAXINT64 - now ? G_MAXINT64 : now + timeout_us;
+}
+
+/* IPv4-mapped IPv6 addresses are shown as the IPv4 address they carry. */
+static char *
+format_inet_address (GInetAddress *address)
+{
+  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
+    {
+      const guint8 *b = g_inet_address_to_bytes (address);
+      static const guint8 mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+      if (memcmp (b, mapped_prefix, sizeof mapped_prefix) == 0)
+        return g_strdup_printf ("%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
+    }
+
+  return g_inet_address_to_string (address);
+}
+
+/* "host:port" or "[v6]:port". */
+static char *
+format_socket_address (GSocketAddress *address)
+{
+  GInetSocketAddress *inet;
+  g_autofree char *host = NULL;
+
+  if (address == NULL || !G_IS_INET_SOCKET_ADDRESS (address))
+    return g_strdup ("unknown");
+
+  inet = G_INET_SOCKET_ADDRESS (address);
+  host = format_inet_address (g_inet_socket_address_get_address (inet));
+  return gossip_address_format (host, g_inet_socket_address_get_port (inet));
+}
+
+/* Address parse errors come in the config domain; transports report
+ * G_IO_ERROR_INVALID_ARGUMENT. */
+static void
+set_invalid_argument (GError **error,
+                      GError  *parse_error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, parse_error->message);
+}
+
+static gboolean
+header_is_set (SoupMessageHeaders *headers,
+               const char         *name)
+{
+  return g_strcmp0 (soup_message_headers_get_one (headers, name), "1") == 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Incoming requests
+ * ------------------------------------------------------------------------- */
+
+/* A request waiting for its reply. Shared with the reply handle, which may
+ * live on other threads: the atomic reference count makes that safe, and
+ * every other field is touched only on the transport's thread. */
+struct _InRequest
+{
+  gatomicrefcount      ref_count;
+  GossipHttpTransport *self;              /* NULL once finished */
+  GMainContext        *context;
+  GList               *link;              /* in self->incoming */
+  SoupServerMessage   *msg;               /* paused; NULL once finished */
+  gulong               finished_id;
+  GSource             *deadline_source;
+};
+
+static InRequest *
+in_request_ref (InRequest *req)
+{
+  g_atomic_ref_count_inc (&req->ref_count);
+  return req;
+}
+
+static void
+in_request_unref (InRequest *req)
+{
+  if (!g_atomic_ref_count_dec (&req->ref_count))
+    return;
+
+  /* The transport holds a reference until the request is finished. */
+  g_assert (req->msg == NULL);
+  g_main_context_unref (req->context);
+  g_free (req);
+}
+
+/* Ends the exchange. With @status 0 the message is left alone (its
+ * connection is gone or the server is shutting down); otherwise the response
+ * is set and the message resumed. */
+static void
+in_request_finish (InRequest *req,
+                   guint      status,
+                   GBytes    *body)
+{
+  g_autoptr(SoupServerMessage) msg = NULL;
+  GossipHttpTransport *self = req->self;
+
+  if (req->msg == NULL)
+    return;
+
+  msg = g_steal_pointer (&req->msg);
+  source_clear (&req->deadline_source);
+  g_clear_signal_handler (&req->finished_id, msg);
+  g_queue_delete_link (&self->incoming, req->link);
+  req->link = NULL;
+  req->self = NULL;
+
+  if (status != 0)
+    {
+      if (body != NULL)
+        {
+          soup_message_headers_set_content_type (soup_server_message_get_response_headers (msg),
+                                                 FRAME_CONTENT_TYPE, NULL);
+          soup_message_body_append_bytes (soup_server_message_get_response_body (msg), body);
+        }
+      soup_server_message_set_status (msg, status, NULL);
+      soup_server_message_unpause (msg);
+    }
+
+  in_request_unref (req);
+}
+
+static void
+in_request_message_finished_cb (SoupServerMessage *msg,
+                                gpointer           data)
+{
+  InRequest *req = data;
+
+  /* The connection went away (or the server was disconnected) while the
+   * request waited: nobody is left to answer. */
+  in_request_finish (req, 0, NULL);
+}
+
+static gboolean
+in_request_deadline_cb (gpointer data)
+{
+  InRequest *req = data;
+
+  g_clear_pointer (&req->deadline_source, g_source_unref);
+  g_debug ("HTTP request: no reply before the deadline, answering 504");
+  in_request_finish (req, SOUP_STATUS_GATEWAY_TIMEOUT, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs on the transport's thread. */
+static void
+in_request_answer (InRequest *req,
+                   GBytes    *frame)
+{
+  if (frame != NULL)
+    in_request_finish (req, SOUP_STATUS_OK, frame);
+  else
+    in_request_finish (req, SOUP_STATUS_NO_CONTENT, NULL);
+}
+
+typedef struct
+{
+  InRequest *req;
+  GBytes    *frame;
+} ReplyJob;
+
+static void
+reply_job_free (ReplyJob *job)
+{
+  in_request_unref (job->req);
+  g_clear_pointer (&job->frame, g_bytes_unref);
+  g_free (job);
+}
+
+static gboolean
+reply_job_cb (gpointer data)
+{
+  ReplyJob *job = data;
+
+  in_request_answer (job->req, job->frame);
+  return G_SOURCE_REMOVE;
+}
+
+/* The GossipTransportReplyFunc: any thread. */
+static void
+in_request_reply_func (GBytes   *frame_or_null,
+                       gpointer  data)
+{
+  InRequest *req = data;
+  ReplyJob *job;
+  GSource *source;
+
+  if (frame_or_null != NULL && g_bytes_get_size (frame_or_null) > GOSSIP_MAX_FRAME_SIZE)
+    {
+      g_warning ("reply of %" G_GSIZE_FORMAT " bytes exceeds the HTTP body limit; sending none",
+                 g_bytes_get_size (frame_or_null));
+      frame_or_null = NULL;
+    }
+
+  /* Already on the transport's thread (typically a synchronous reply from
+   * the receive function): answer at once. Otherwise hand over to that
+   * thread; never touch libsoup objects from another one. */
+  if (g_main_context_is_owner (req->context))
+    {
+      in_request_answer (req, frame_or_null);
+      return;
+    }
+
+  job = g_new0 (ReplyJob, 1);
+  job->req = in_request_ref (req);
+  job->frame = frame_or_null != NULL ? g_bytes_ref (frame_or_null) : NULL;
+  source = deadline_source_attach (req->context, 0, "GossipHttpTransport reply",
+                                   reply_job_cb, job, (GDestroyNotify) reply_job_free);
+  g_source_unref (source);
+}
+
+/* Takes the server's decision from the headers alone: nothing of the body
+ * is looked at, and a rejected body is discarded, not accumulated. */
+static void
+reject_request (GossipHttpTransport *self,
+                SoupServerMessage   *msg,
+                guint                status,
+                const char          *reason)
+{
+  SoupMessageHeaders *response_headers = soup_server_message_get_response_headers (msg);
+  SoupMessageHeaders *request_headers = soup_server_message_get_request_headers (msg);
+  SoupEncoding encoding;
+
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  soup_message_headers_replace (response_headers, "Connection", "close");
+  soup_server_message_set_status (msg, status, reason);
+
+  /* A body we would have to swallow for ever (or nearly) is not read: the
+   * connection is shut down instead, and the peer sees it closed. */
+  encoding = soup_message_headers_get_encoding (request_headers);
+  if (encoding == SOUP_ENCODING_CHUNKED || encoding == SOUP_ENCODING_EOF ||
+      (encoding == SOUP_ENCODING_CONTENT_LENGTH &&
+       soup_message_headers_get_content_length (request_headers) > MAX_DISCARD_SIZE))
+    {
+      GSocket *socket = soup_server_message_get_socket (msg);
+
+      if (socket != NULL)
+        g_socket_shutdown (socket, TRUE, FALSE, NULL);
+    }
+
+  g_debug ("HTTP request rejected: %u %s", status, reason);
+}
+
+/* Compares in constant time so that the token cannot be guessed byte by
+ * byte from response times. */
+static gboolean
+token_equal (const char *given,
+             const char *expected)
+{
+  gsize given_len = strlen (given);
+  gsize expected_len = strlen (expected);
+
+  return given_len == expected_len && CRYPTO_memcmp (given, expected, expected_len) == 0;
+}
+
+/* libsoup (3.2) decides keep-alive from the response headers alone, and a
+ * 204 carries no Content-Length: it takes the response for one delimited by
+ * closing the connection, and both ends close. Declaring the empty body once
+ * the headers are written (server) or read (client) keeps the connection
+ * without changing what goes over the wire. */
+static void
+server_wrote_headers_cb (SoupServerMessage *msg,
+                         gpointer           data)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  if (soup_server_message_get_status (msg) == SOUP_STATUS_NO_CONTENT &&
+      soup_message_headers_get_encoding (headers) == SOUP_ENCODING_EOF)
+    soup_message_headers_set_content_length (headers, 0);
+}
+
+static void
+client_got_headers_cb (SoupMessage *msg,
+                       gpointer     data)
+{
+  SoupMessageHeaders *headers = soup_message_get_response_headers (msg);
+
+  if (soup_message_get_status (msg) == SOUP_STATUS_NO_CONTENT &&
+      soup_message_headers_get_encoding (headers) == SOUP_ENCODING_EOF)
+    soup_message_headers_set_content_length (headers, 0);
+}
+
+/* Request headers and body go out in separate writes: with Nagle's
+ * algorithm the body would wait for the peer's (delayed) ACK of the headers.
+ * libsoup sets TCP_NODELAY on the server side only. */
+static void
+client_network_event_cb (SoupMessage        *msg,
+                         GSocketClientEvent  event,
+                         GIOStream          *connection,
+                         gpointer            data)
+{
+  if (event == G_SOCKET_CLIENT_CONNECTED && G_IS_SOCKET_CONNECTION (connection))
+    g_socket_set_option (g_socket_connection_get_socket (G_SOCKET_CONNECTION (connection)),
+                         IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+}
+
+static void
+server_early_cb (SoupServer        *server,
+                 SoupServerMessage *msg,
+                 const char        *path,
+                 GHashTable        *query,
+                 gpointer           data)
+{
+  GossipHttpTransport *self = data;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  goffset length;
+
+  g_signal_connect (msg, "wrote-headers", G_CALLBACK (server_wrote_headers_cb), NULL);
+
+  /* The token is checked before anything else, the method included. */
+  if (self->bearer_token != NULL)
+    {
+      const char *authorization = soup_message_headers_get_one (headers, HEADER_AUTHORIZATION);
+      const char *reason = NULL;
+
+      if (authorization == NULL)
+        reason = "Authorization header required";
+      else if (g_ascii_strncasecmp (authorization, "Bearer ", 7) != 0)
+        reason = "Invalid authorization format";
+      else if (!token_equal (authorization + 7, self->bearer_token))
+        reason = "Invalid bearer token";
+
+      if (reason != NULL)
+        {
+          counter_inc (&self->auth_rejected);
+          soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                        "WWW-Authenticate", "Bearer");
+          reject_request (self, msg, SOUP_STATUS_UNAUTHORIZED, reason);
+          return;
+        }
+    }
+
+  if (soup_server_message_get_method (msg) != SOUP_METHOD_POST)
+    {
+      counter_inc (&self->requests_rejected);
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", "POST");
+      reject_request (self, msg, SOUP_STATUS_METHOD_NOT_ALLOWED, NULL);
+      return;
+    }
+
+  if (soup_message_headers_get_encoding (headers) != SOUP_ENCODING_CONTENT_LENGTH)
+    {
+      counter_inc (&self->requests_rejected);
+      reject_request (self, msg, SOUP_STATUS_LENGTH_REQUIRED, NULL);
+      return;
+    }
+
+  length = soup_message_headers_get_content_length (headers);
+  if (length > GOSSIP_MAX_FRAME_SIZE)
+    {
+      counter_inc (&self->requests_rejected);
+      reject_request (self, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, NULL);
+      return;
+    }
+  if (length <= 0)
+    {
+      counter_inc (&self->requests_rejected);
+      reject_request (self, msg, SOUP_STATUS_BAD_REQUEST, "Empty frame");
+      return;
+    }
+}
+
+static void
+server_request_cb (SoupServer        *server,
+                   SoupServerMessage *msg,
+                   const char        *path,
+                   GHashTable        *query,
+                   gpointer           data)
+{
+  GossipHttpTransport *self = data;
+  /* The receive function may stop the transport, which drops the server. */
+  g_autoptr(GossipHttpTransport) hold = g_object_ref (self);
+  g_autoptr(SoupServer) hold_server = g_object_ref (server);
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  g_autoptr(GBytes) frame = NULL;
+  g_autofree char *from = NULL;
+  GossipTransportReply *reply;
+  InRequest *req;
+  gint64 timeout_us = self->reply_timeout_us;
+  const char *hint;
+  guint64 hint_ms = 0;
+  gsize len;
+
+  frame = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  len = g_bytes_get_size (frame);
+  /* Checked on the headers already; libsoup reads exactly Content-Length. */
+  if (len == 0 || len > GOSSIP_MAX_FRAME_SIZE)
+    {
+      counter_inc (&self->requests_rejected);
+      soup_server_message_set_status (msg, len == 0 ? SOUP_STATUS_BAD_REQUEST
+                                                    : SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, NULL);
+      return;
+    }
+
+  from = format_socket_address (soup_server_message_get_remote_address (msg));
+
+  if (!header_is_set (headers, HEADER_REPLY))
+    {
+      soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, NULL);
+      gossip_transport_deliver (GOSSIP_TRANSPORT (self), frame,
+                                !header_is_set (headers, HEADER_DATAGRAM), from, NULL);
+      return;
+    }
+
+  if (g_queue_get_length (&self->incoming) >= MAX_HELD_REQUESTS)
+    {
+      counter_inc (&self->requests_rejected);
+      g_debug ("HTTP request from %s refused: %u requests already wait for replies",
+               from, MAX_HELD_REQUESTS);
+      soup_server_message_set_status (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "Server busy");
+      return;
+    }
+
+  /* The requester gives up after its own timeout: hold no longer. */
+  hint = soup_message_headers_get_one (headers, HEADER_TIMEOUT);
+  if (hint != NULL && g_ascii_string_to_unsigned (hint, 10, 1, G_MAXINT64 / 1000, &hint_ms, NULL))
+    timeout_us = MIN (timeout_us, (gint64) hint_ms * 1000);
+
+  req = g_new0 (InRequest, 1);
+  g_atomic_ref_count_init (&req->ref_count);
+  req->self = self;
+  req->context = g_main_context_ref (self->context);
+  req->msg = g_object_ref (msg);
+  g_queue_push_tail (&self->incoming, req);
+  req->link = self->incoming.tail;
+  req->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (in_request_message_finished_cb), req);
+  req->deadline_source = deadline_source_attach (self->context, deadline_after (timeout_us),
+                                                 "GossipHttpTransport reply deadline",
+                                                 in_request_deadline_cb, req, NULL);
+  soup_server_message_pause (msg);
+
+  reply = gossip_transport_reply_new (in_request_reply_func, in_request_ref (req),
+                                      (GDestroyNotify) in_request_unref);
+  gossip_transport_deliver (GOSSIP_TRANSPORT (self), frame, TRUE, from, reply);
+  gossip_transport_reply_unref (reply);
+}
+
+/* ---------------------------------------------------------------------------
+ * Outgoing exchanges
+ * ------------------------------------------------------------------------- */
+
+struct _OutExchange
+{
+  gint                       ref_count;   /* the queue, plus each pending operation */
+  gboolean                   done;
+  GossipHttpTransport       *self;        /* borrowed: stop(), run by dispose,
+                                           * completes every exchange */
+  GMainContext              *context;
+  GList                     *link;        /* in self->outgoing */
+
+  char                      *address;
+  GBytes                    *frame;
+  gboolean                   want_reply;
+  gboolean                   datagram;
+  gint64                     timeout_us;
+  GossipTransportStreamFunc  func;
+  gpointer                   user_data;
+  GError                    *early_error; /* reported by the start source */
+
+  GSource                   *start_source;
+  GSource                   *timeout_source;
+  GCancellable              *cancellable;
+  SoupMessage               *msg;
+  GInputStream              *stream;
+  GByteArray                *body;
+};
+
+static OutExchange *
+exchange_ref (OutExchange *ex)
+{
+  ex->ref_count++;
+  return ex;
+}
+
+static void
+exchange_unref (OutExchange *ex)
+{
+  if (--ex->ref_count > 0)
+    return;
+
+  g_assert (ex->done);
+  g_free (ex->address);
+  g_bytes_unref (ex->frame);
+  g_clear_error (&ex->early_error);
+  g_clear_object (&ex->cancellable);
+  g_clear_object (&ex->msg);
+  g_clear_object (&ex->stream);
+  g_clear_pointer (&ex->body, g_byte_array_unref);
+  g_main_context_unref (ex->context);
+  g_free (ex);
+}
+
+/* Ends the exchange and runs the callback. Pending libsoup operations are
+ * cancelled; they still hold their references and find the exchange done. */
+static void
+exchange_complete (OutExchange  *ex,
+                   GBytes       *reply,
+                   const GError *error)
+{
+  g_autoptr(GossipHttpTransport) self = NULL;
+
+  if (ex->done)
+    return;
+  ex->done = TRUE;
+
+  /* Kept alive through the callback, which may drop the last reference. */
+  self = g_object_ref (g_steal_pointer (&ex->self));
+  if (ex->link != NULL)
+    {
+      g_queue_delete_link (&self->outgoing, ex->link);
+      ex->link = NULL;
+    }
+
+  source_clear (&ex->start_source);
+  source_clear (&ex->timeout_source);
+  g_cancellable_cancel (ex->cancellable);
+
+  if (error != NULL && ex->datagram)
+    counter_inc (&self->datagrams_dropped);
+
+  if (ex->func != NULL)
+    ex->func (reply, error, ex->user_data);
+  else if (error != NULL)
+    g_debug ("one-way POST to %s failed: %s", ex->address, error->message);
+
+  exchange_unref (ex);
+}
+
+static void
+exchange_fail (OutExchange *ex,
+               GQuark       domain,
+               gint         code,
+               const char  *format,
+               ...) G_GNUC_PRINTF (4, 5);
+
+static void
+exchange_fail (OutExchange *ex,
+               GQuark       domain,
+               gint         code,
+               const char  *format,
+               ...)
+{
+  g_autoptr(GError) error = NULL;
+  va_list args;
+
+  va_start (args, format);
+  error = g_error_new_valist (domain, code, format, args);
+  va_end (args);
+
+  exchange_complete (ex, NULL, error);
+}
+
+static gboolean
+exchange_timeout_cb (gpointer data)
+{
+  OutExchange *ex = data;
+
+  g_clear_pointer (&ex->timeout_source, g_source_unref);
+  exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                 _("HTTP exchange with %s timed out"), ex->address);
+  return G_SOURCE_REMOVE;
+}
+
+/* Maps the final status to the outcome the interface documents. */
+static void
+exchange_finish_response (OutExchange *ex)
+{
+  guint status = soup_message_get_status (ex->msg);
+  const char *phrase = soup_message_get_reason_phrase (ex->msg);
+
+  switch (status)
+    {
+    case SOUP_STATUS_OK:
+      if (!ex->want_reply)
+        exchange_complete (ex, NULL, NULL);
+      else if (ex->body->len == 0)
+        exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                       _("%s sent no reply"), ex->address);
+      else
+        {
+          g_autoptr(GBytes) reply = g_byte_array_free_to_bytes (g_steal_pointer (&ex->body));
+
+          exchange_complete (ex, reply, NULL);
+        }
+      break;
+
+    case SOUP_STATUS_NO_CONTENT:
+      if (ex->want_reply)
+        exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                       _("%s sent no reply"), ex->address);
+      else
+        exchange_complete (ex, NULL, NULL);
+      break;
+
+    case SOUP_STATUS_UNAUTHORIZED:
+      exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                     _("%s refused the bearer token (HTTP 401 %s)"), ex->address, phrase);
+      break;
+
+    case SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE:
+      exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                     _("%s refused a frame of %zu bytes as too large (HTTP 413)"),
+                     ex->address, g_bytes_get_size (ex->frame));
+      break;
+
+    case SOUP_STATUS_SERVICE_UNAVAILABLE:
+      exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_BUSY,
+                     _("%s is too busy to take the frame (HTTP 503)"), ex->address);
+      break;
+
+    case SOUP_STATUS_GATEWAY_TIMEOUT:
+      exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                     _("%s got no reply from its handler in time (HTTP 504)"), ex->address);
+      break;
+
+    default:
+      exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_FAILED,
+                     _("%s answered HTTP %u %s"), ex->address, status, phrase);
+      break;
+    }
+}
+
+static void exchange_read_next (OutExchange *ex);
+
+static void
+exchange_read_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      data)
+{
+  OutExchange *ex = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) chunk = NULL;
+
+  chunk = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
+  if (ex->done)
+    goto out;
+
+  if (chunk == NULL)
+    {
+      g_prefix_error (&error, _("reading the response from %s: "), ex->address);
+      exchange_complete (ex, NULL, error);
+    }
+  else if (g_bytes_get_size (chunk) == 0)
+    {
+      exchange_finish_response (ex);
+    }
+  else if (ex->body->len + g_bytes_get_size (chunk) > GOSSIP_MAX_FRAME_SIZE)
+    {
+      exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                     _("the response from %s is larger than the limit of %u bytes"),
+                     ex->address, (guint) GOSSIP_MAX_FRAME_SIZE);
+    }
+  else
+    {
+      g_byte_array_append (ex->body, g_bytes_get_data (chunk, NULL), g_bytes_get_size (chunk));
+      exchange_read_next (ex);
+    }
+
+out:
+  exchange_unref (ex);
+}
+
+static void
+exchange_read_next (OutExchange *ex)
+{
+  /* Async results come back on the thread-default context of the caller:
+   * make sure that is the transport's, whoever iterates it. */
+  g_main_context_push_thread_default (ex->context);
+  g_input_stream_read_bytes_async (ex->stream, READ_CHUNK, G_PRIORITY_DEFAULT, ex->cancellable,
+                                   exchange_read_cb, exchange_ref (ex));
+  g_main_context_pop_thread_default (ex->context);
+}
+
+static void
+exchange_sent_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      data)
+{
+  OutExchange *ex = data;
+  g_autoptr(GError) error = NULL;
+  GInputStream *stream;
+  goffset length;
+
+  stream = soup_session_send_finish (SOUP_SESSION (source), result, &error);
+  if (ex->done)
+    {
+      g_clear_object (&stream);
+      goto out;
+    }
+
+  if (stream == NULL)
+    {
+      g_prefix_error (&error, _("cannot POST to %s: "), ex->address);
+      exchange_complete (ex, NULL, error);
+      goto out;
+    }
+
+  ex->stream = stream;
+  length = soup_message_headers_get_content_length (soup_message_get_response_headers (ex->msg));
+  if (length > GOSSIP_MAX_FRAME_SIZE)
+    {
+      exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                     _("the response from %s is larger than the limit of %u bytes"),
+                     ex->address, (guint) GOSSIP_MAX_FRAME_SIZE);
+      goto out;
+    }
+
+  /* Read even empty bodies to the end: that returns the connection to the
+   * pool for the next exchange. */
+  ex->body = g_byte_array_sized_new (length > 0 ? (guint) length : 0);
+  exchange_read_next (ex);
+
+out:
+  exchange_unref (ex);
+}
+
+static gboolean
+accept_any_certificate_cb (SoupMessage          *msg,
+                           GTlsCertificate      *certificate,
+                           GTlsCertificateFlags  errors,
+                           gpointer              data)
+{
+  return TRUE;
+}
+
+/* "host:port" means http://host:port/; URLs are used as given. */
+static GUri *
+peer_uri (const char  *address,
+          GError     **error)
+{
+  g_autoptr(GError) parse_error = NULL;
+  g_autofree char *scheme = NULL;
+  g_autofree char *host = NULL;
+  g_autofree char *path = NULL;
+  guint16 port = 0;
+
+  if (!gossip_address_parse (address, "peer address", TRUE, &scheme, &host, &port, &path, &parse_error))
+    {
+      set_invalid_argument (error, parse_error);
+      return NULL;
+    }
+
+  if (scheme != NULL)
+    return g_uri_parse (address, SOUP_HTTP_URI_FLAGS, error);
+
+  if (port == 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("invalid address “%s”: cannot send to port 0"), address);
+      return NULL;
+    }
+
+  /* ":port" means this host. */
+  return g_uri_build (SOUP_HTTP_URI_FLAGS, "http", NULL, host != NULL ? host : "127.0.0.1",
+                      port, "/", NULL, NULL);
+}
+
+static gboolean
+exchange_start_cb (gpointer data)
+{
+  OutExchange *ex = data;
+  GossipHttpTransport *self = ex->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GUri) uri = NULL;
+  g_autofree char *bearer = NULL;
+  SoupMessageHeaders *headers;
+
+  g_clear_pointer (&ex->start_source, g_source_unref);
+
+  if (ex->early_error != NULL)
+    {
+      exchange_complete (ex, NULL, ex->early_error);
+      return G_SOURCE_REMOVE;
+    }
+
+  uri = peer_uri (ex->address, &error);
+  if (uri == NULL)
+    {
+      exchange_complete (ex, NULL, error);
+      return G_SOURCE_REMOVE;
+    }
+  if (g_strcmp0 (g_uri_get_scheme (uri), "https") == 0 &&
+      !g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                     _("cannot reach the https peer %s: TLS is not available "
+                       "(install glib-networking)"), ex->address);
+      return G_SOURCE_REMOVE;
+    }
+
+  ex->msg = soup_message_new_from_uri (SOUP_METHOD_POST, uri);
+  soup_message_set_request_body_from_bytes (ex->msg, FRAME_CONTENT_TYPE, ex->frame);
+  /* POSTs otherwise always open a new connection. A frame that libsoup
+   * resends after a kept-alive connection failed is at worst a duplicate,
+   * which the protocol tolerates. */
+  soup_message_add_flags (ex->msg, SOUP_MESSAGE_IDEMPOTENT);
+
+  headers = soup_message_get_request_headers (ex->msg);
+  if (self->bearer_token != NULL)
+    {
+      bearer = g_strconcat ("Bearer ", self->bearer_token, NULL);
+      soup_message_headers_replace (headers, HEADER_AUTHORIZATION, bearer);
+    }
+  if (ex->want_reply)
+    {
+      g_autofree char *timeout_ms = g_strdup_printf ("%" G_GINT64_FORMAT,
+                                                     MAX (ex->timeout_us / 1000, 1));
+
+      soup_message_headers_replace (headers, HEADER_REPLY, "1");
+      soup_message_headers_replace (headers, HEADER_TIMEOUT, timeout_ms);
+    }
+  if (ex->datagram)
+    soup_message_headers_replace (headers, HEADER_DATAGRAM, "1");
+
+  g_signal_connect (ex->msg, "got-headers", G_CALLBACK (client_got_headers_cb), NULL);
+  g_signal_connect (ex->msg, "network-event", G_CALLBACK (client_network_event_cb), NULL);
+  if (self->insecure_skip_verify)
+    g_signal_connect (ex->msg, "accept-certificate", G_CALLBACK (accept_any_certificate_cb), NULL);
+
+  ex->cancellable = g_cancellable_new ();
+  g_main_context_push_thread_default (ex->context);
+  soup_session_send_async (self->session, ex->msg, G_PRIORITY_DEFAULT, ex->cancellable,
+                           exchange_sent_cb, exchange_ref (ex));
+  g_main_context_pop_thread_default (ex->context);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+send_internal (GossipHttpTransport       *self,
+               const char                *address,
+               GBytes                    *frame,
+               gboolean                   want_reply,
+               gboolean                   datagram,
+               gint64                     timeout_us,
+               GossipTransportStreamFunc  func,
+               gpointer                   user_data)
+{
+  OutExchange *ex = g_new0 (OutExchange, 1);
+  gsize len = g_bytes_get_size (frame);
+
+  if (timeout_us <= 0)
+    timeout_us = DEFAULT_STREAM_TIMEOUT_US;
+
+  ex->ref_count = 1;
+  ex->self = self;
+  ex->context = self->started ? g_main_context_ref (self->context)
+                              : g_main_context_ref_thread_default ();
+  ex->address = g_strdup (address);
+  ex->frame = g_bytes_ref (frame);
+  ex->want_reply = want_reply;
+  ex->datagram = datagram;
+  ex->timeout_us = timeout_us;
+  ex->func = func;
+  ex->user_data = user_data;
+
+  if (!self->started)
+    ex->early_error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                                   _("cannot send to %s: the transport is not started"), address);
+  else if (len == 0)
+    ex->early_error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                                   _("cannot send an empty frame to %s"), address);
+  else if (len > GOSSIP_MAX_FRAME_SIZE)
+    ex->early_error = g_error_new (G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                                   _("frame of %zu bytes exceeds the HTTP body limit of %u bytes"),
+                                   len, (guint) GOSSIP_MAX_FRAME_SIZE);
+
+  g_queue_push_tail (&self->outgoing, ex);
+  ex->link = self->outgoing.tail;
+
+  /* Everything, errors included, starts from a source so that the callback
+   * never runs inside send_stream(). */
+  ex->start_source = deadline_source_attach (ex->context, 0, "GossipHttpTransport exchange start",
+                                             exchange_start_cb, ex, NULL);
+  ex->timeout_source = deadline_source_attach (ex->context, deadline_after (timeout_us),
+                                               "GossipHttpTransport exchange timeout",
+                                               exchange_timeout_cb, ex, NULL);
+}
+
+/* ---------------------------------------------------------------------------
+ * GossipTransport implementation
+ * ------------------------------------------------------------------------- */
+
+static void
+gossip_http_transport_send_datagram (GossipTransport *transport,
+                                     const char      *address,
+                                     GBytes          *frame)
+{
+  GossipHttpTransport *self = GOSSIP_HTTP_TRANSPORT (transport);
+
+  if (!self->started || g_bytes_get_size (frame) == 0)
+    {
+      counter_inc (&self->datagrams_dropped);
+      return;
+    }
+
+  send_internal (self, address, frame, FALSE, TRUE, DATAGRAM_TIMEOUT_US, NULL, NULL);
+}
+
+static void
+gossip_http_transport_send_stream (GossipTransport           *transport,
+                                   const char                *address,
+                                   GBytes                    *frame,
+                                   gboolean                   want_reply,
+                                   gint64                     timeout_us,
+                                   GossipTransportStreamFunc  func,
+                                   gpointer                   user_data)
+{
+  send_internal (GOSSIP_HTTP_TRANSPORT (transport), address, frame, want_reply, FALSE,
+                 timeout_us, func, user_data);
+}
+
+static GInetAddress *
+resolve_bind_host (GossipHttpTransport  *self,
+                   GError              **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  GInetAddress *address = NULL;
+  GSocketFamily first = self->prefer_ipv6 ? G_SOCKET_FAMILY_IPV6 : G_SOCKET_FAMILY_IPV4;
+  GList *addresses;
+
+  if (self->bind_host == NULL)
+    return g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
+
+  address = g_inet_address_new_from_string (self->bind_host);
+  if (address != NULL)
+    return address;
+
+  /* Starting is synchronous; a bind host name is resolved once, here. */
+  addresses = g_resolver_lookup_by_name (self->resolver, self->bind_host, NULL, &local_error);
+  if (addresses == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_HOST_NOT_FOUND,
+                   _("cannot resolve the bind address “%s”: %s"), self->bind_host, local_error->message);
+      return NULL;
+    }
+
+  for (GList *l = addresses; l != NULL && address == NULL; l = l->next)
+    if (g_inet_address_get_family (l->data) == first)
+      address = g_object_ref (l->data);
+  if (address == NULL)
+    address = g_object_ref (addresses->data);
+  g_resolver_free_addresses (addresses);
+  return address;
+}
+
+/* Binds and listens ourselves rather than through soup_server_listen(),
+ * whose GLib default backlog of 10 resets connections when a few dozen
+ * peers (a join storm, held requests) connect at once. */
+static GSocket *
+listen_on (GossipHttpTransport  *self,
+           GInetAddress         *host,
+           GError              **error)
+{
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (host, self->bind_port);
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *text = format_socket_address (address);
+  GSocketFamily family = g_inet_address_get_family (host);
+
+  socket = g_socket_new (family, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &local_error);
+  if (socket != NULL)
+    {
+      /* "[::]" accepts IPv4 peers too, like the socket transport. */
+      if (family == G_SOCKET_FAMILY_IPV6)
+        g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, 0, NULL);
+      g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
+      if (!g_socket_bind (socket, address, TRUE, &local_error) ||
+          !g_socket_listen (socket, &local_error))
+        {
+          g_socket_close (socket, NULL);
+          g_clear_object (&socket);
+        }
+    }
+
+  if (socket == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, local_error->code,
+                   _("cannot bind the HTTP listener to %s: %s"), text, local_error->message);
+      return NULL;
+    }
+  return g_steal_pointer (&socket);
+}
+
+static gboolean
+gossip_http_transport_start (GossipTransport  *transport,
+                             GError          **error)
+{
+  GossipHttpTransport *self = GOSSIP_HTTP_TRANSPORT (transport);
+  g_autoptr(GInetAddress) host = NULL;
+  g_autoptr(SoupServer) server = NULL;
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autoptr(GSocket) listener = NULL;
+  g_autofree char *host_text = NULL;
+  g_autofree char *authority = NULL;
+
+  if (self->started)
+    return TRUE;
+
+  host = resolve_bind_host (self, error);
+  if (host == NULL)
+    return FALSE;
+
+  listener = listen_on (self, host, error);
+  if (listener == NULL)
+    return FALSE;
+  local = g_socket_get_local_address (listener, error);
+  if (local == NULL)
+    {
+      g_socket_close (listener, NULL);
+      return FALSE;
+    }
+
+  /* libsoup attaches its sources to the thread-default context of the
+   * thread that creates the session and starts listening: ours. */
+  server = soup_server_new ("server-header", PACKAGE_NAME "/" PACKAGE_VERSION, NULL);
+  soup_server_add_early_handler (server, NULL, server_early_cb, self, NULL);
+  soup_server_add_handler (server, NULL, server_request_cb, self, NULL);
+  if (!soup_server_listen_socket (server, listener, 0, error))
+    {
+      g_socket_close (listener, NULL);
+      return FALSE;
+    }
+
+  self->context = g_main_context_ref_thread_default ();
+  self->server = g_steal_pointer (&server);
+  self->session = soup_session_new_with_options ("max-conns", MAX_CONNS,
+                                                 "max-conns-per-host", MAX_CONNS_PER_HOST,
+                                                 "user-agent", PACKAGE_NAME "/" PACKAGE_VERSION,
+                                                 NULL);
+  /* Peers are cluster members: never go through an HTTP proxy from the
+   * environment. */
+  soup_session_set_proxy_resolver (self->session, NULL);
+
+  host_text = format_inet_address (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)));
+  authority = gossip_address_format (host_text, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)));
+  self->local_address = g_strconcat ("http://", authority, self->bind_path, NULL);
+  self->started = TRUE;
+
+  return TRUE;
+}
+
+static void
+gossip_http_transport_stop (GossipTransport *transport)
+{
+  GossipHttpTransport *self = GOSSIP_HTTP_TRANSPORT (transport);
+  g_autoptr(GossipHttpTransport) hold = g_object_ref (self);
+  g_autoptr(SoupServer) server = NULL;
+  g_autoptr(SoupSession) session = NULL;
+  GQueue outgoing = G_QUEUE_INIT;
+  g_autoptr(GError) cancelled = NULL;
+  OutExchange *ex;
+  InRequest *req;
+
+  if (self->started)
+    {
+      self->started = FALSE;
+      server = g_steal_pointer (&self->server);
+      session = g_steal_pointer (&self->session);
+
+      /* Held requests are forgotten, not answered: their connections are
+       * closed below. Late replies find them finished. */
+      while ((req = g_queue_peek_head (&self->incoming)) != NULL)
+        in_request_finish (req, 0, NULL);
+      soup_server_disconnect (server);
+    }
+
+  /* Completed synchronously, as documented on gossip_transport_stop(), and
+   * before libsoup is told to abort, so that its (cancelled) callbacks find
+   * them done. The queue is taken first: callbacks may start new exchanges,
+   * which then fail with "not started" on their own. */
+  outgoing = self->outgoing;
+  g_queue_init (&self->outgoing);
+  cancelled = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, _("the transport was stopped"));
+  while ((ex = g_queue_pop_head (&outgoing)) != NULL)
+    {
+      ex->link = NULL;
+      exchange_complete (ex, NULL, cancelled);
+    }
+
+  if (session != NULL)
+    soup_session_abort (session);
+  g_clear_pointer (&self->local_address, g_free);
+  g_clear_pointer (&self->context, g_main_context_unref);
+}
+
+static char *
+gossip_http_transport_get_local_address (GossipTransport *transport)
+{
+  GossipHttpTransport *self = GOSSIP_HTTP_TRANSPORT (transport);
+
+  return self->started ? g_strdup (self->local_address) : NULL;
+}
+
+static gsize
+gossip_http_transport_get_max_datagram (GossipTransport *transport)
+{
+  /* Every frame is a POST: size does not change how it travels. */
+  return GOSSIP_MAX_FRAME_SIZE;
+}
+
+static void
+gossip_http_transport_dispose (GObject *object)
+{
+  gossip_http_transport_stop (GOSSIP_TRANSPORT (object));
+
+  G_OBJECT_CLASS (gossip_http_transport_parent_class)->dispose (object);
+}
+
+static void
+gossip_http_transport_finalize (GObject *object)
+{
+  GossipHttpTransport *self = GOSSIP_HTTP_TRANSPORT (object);
+
+  g_free (self->bind_host);
+  g_free (self->bind_path);
+  g_free (self->bearer_token);
+  g_clear_object (&self->resolver);
+
+  G_OBJECT_CLASS (gossip_http_transport_parent_class)->finalize (object);
+}
+
+static void
+gossip_http_transport_class_init (GossipHttpTransportClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = gossip_http_transport_dispose;
+  object_class->finalize = gossip_http_transport_finalize;
+}
+
+static void
+gossip_http_transport_iface_init (GossipTransportInterface *iface)
+{
+  iface->start = gossip_http_transport_start;
+  iface->stop = gossip_http_transport_stop;
+  iface->get_local_address = gossip_http_transport_get_local_address;
+  iface->get_max_datagram = gossip_http_transport_get_max_datagram;
+  iface->send_datagram = gossip_http_transport_send_datagram;
+  iface->send_stream = gossip_http_transport_send_stream;
+}
+
+static void
+gossip_http_transport_init (GossipHttpTransport *self)
+{
+  self->reply_timeout_us = DEFAULT_REPLY_TIMEOUT_US;
+  self->resolver = g_resolver_get_default ();
+  g_queue_init (&self->outgoing);
+  g_queue_init (&self->incoming);
+}
+
+/* ---------------------------------------------------------------------------
+ * Public API
+ * ------------------------------------------------------------------------- */
+
+/**
+ * gossip_http_transport_new:
+ * @bind_address: where to serve HTTP: "ip:port", "[ipv6]:port", "host:port"
+ *   (resolved when starting), ":port" (every IPv4 address) or an
+ *   "http://host:port/path" URL (the path only shapes the local address:
+ *   POSTs are accepted on any path); port 0 picks a free port
+ * @prefer_ipv6: when @bind_address names a host, bind its IPv6 address if it
+ *   has one
+ * @insecure_skip_verify: accept any certificate from `https://` peers
+ * @error: return location for a #GError
+ *
+ * Creates a transport that carries frames as HTTP/1.1 POSTs. Nothing is
+ * bound until gossip_transport_start(); the local address is then
+ * "http://host:port/" (with the path of a URL @bind_address).
+ *
+ * Returns: (transfer full) (nullable): a new #GossipTransport, or %NULL with
+ *   %G_IO_ERROR_INVALID_ARGUMENT if @bind_address is malformed or an
+ *   https:// URL (serving TLS is not supported)
+ */
+GossipTransport *
+gossip_http_transport_new (const char  *bind_address,
+                           gboolean     prefer_ipv6,
+                           gboolean     insecure_skip_verify,
+                           GError     **error)
+{
+  GossipHttpTransport *self;
+  g_autoptr(GError) parse_error = NULL;
+  g_autofree char *scheme = NULL;
+  g_autofree char *host = NULL;
+  g_autofree char *path = NULL;
+  guint16 port = 0;
+
+  g_return_val_if_fail (bind_address != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!gossip_address_parse (bind_address, "bind_addr", TRUE, &scheme, &host, &port, &path, &parse_error))
+    {
+      set_invalid_argument (error, parse_error);
+      return NULL;
+    }
+  if (g_strcmp0 (scheme, "https") == 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("cannot serve %s: serving HTTPS is not supported (use http:// or host:port)"),
+                   bind_address);
+      return NULL;
+    }
+
+  self = g_object_new (GOSSIP_TYPE_HTTP_TRANSPORT, NULL);
+  self->bind_host = g_steal_pointer (&host);
+  self->bind_port = port;
+  self->bind_path = path != NULL && path[0] == '/' ? g_steal_pointer (&path) : g_strdup ("/");
+  self->prefer_ipv6 = !!prefer_ipv6;
+  self->insecure_skip_verify = !!insecure_skip_verify;
+
+  return GOSSIP_TRANSPORT (self);
+}
+
+/**
+ * gossip_http_transport_set_bearer_token:
+ * @self: a #GossipHttpTransport
+ * @token: (nullable): the shared secret; %NULL or "" turns authentication off
+ *
+ * With a token, every POST carries `Authorization: Bearer <token>`, and the
+ * server answers 401 to requests without that exact header, before their
+ * body is looked at. Rejections are counted by
+ * gossip_http_transport_get_auth_rejected().
+ *
+ * Thread: the transport's thread, or before it is started.
+ */
+void
+gossip_http_transport_set_bearer_token (GossipHttpTransport *self,
+                                        const char          *token)
+{
+  g_return_if_fail (GOSSIP_IS_HTTP_TRANSPORT (self));
+
+  g_clear_pointer (&self->bearer_token, g_free);
+  if (token != NULL && token[0] != '\0')
+    self->bearer_token = g_strdup (token);
+}
+
+/**
+ * gossip_http_transport_set_reply_timeout:
+ * @self: a #GossipHttpTransport
+ * @timeout_us: how long, in microseconds, the server holds a request whose
+ *   handler has not answered yet (30 s by default; at least 1 ms)
+ *
+ * Past this deadline, or the requester's own (sent in
+ * `X-Gossip-Timeout-Ms`) if shorter, the server answers 504.
+ *
+ * Thread: the transport's thread, or before it is started.
+ */
+void
+gossip_http_transport_set_reply_timeout (GossipHttpTransport *self,
+                                         gint64               timeout_us)
+{
+  g_return_if_fail (GOSSIP_IS_HTTP_TRANSPORT (self));
+
+  self->reply_timeout_us = MAX (timeout_us, 1000);
+}
+
+/**
+ * gossip_http_transport_get_auth_rejected:
+ * @self: a #GossipHttpTransport
+ *
+ * Thread: any.
+ *
+ * Returns: how many requests were answered 401 (missing, malformed or wrong
+ *   bearer token) since creation
+ */
+guint64
+gossip_http_transport_get_auth_rejected (GossipHttpTransport *self)
+{
+  g_return_val_if_fail (GOSSIP_IS_HTTP_TRANSPORT (self), 0);
+
+  return counter_get (&self->auth_rejected);
+}
+
+/**
+ * gossip_http_transport_get_requests_rejected:
+ * @self: a #GossipHttpTransport
+ *
+ * Thread: any.
+ *
+ * Returns: how many requests were refused for another reason than the
+ *   token: wrong method (405), no length (411), body too large (413),
+ *   empty (400), or too many held for replies (503)
+ */
+guint64
+gossip_http_transport_get_requests_rejected (GossipHttpTransport *self)
+{
+  g_return_val_if_fail (GOSSIP_IS_HTTP_TRANSPORT (self), 0);
+
+  return counter_get (&self->requests_rejected);
+}
+
+/**
+ * gossip_http_transport_get_datagrams_dropped:
+ * @self: a #GossipHttpTransport
+ *
+ * Counts best-effort frames that did not make it: the transport was not
+ * started, the address was malformed, the POST failed or was refused, or it
+ * timed out.
+ *
+ * Thread: any.
+ *
+ * Returns: the number of datagrams dropped since creation
+ */
+guint64
+gossip_http_transport_get_datagrams_dropped (GossipHttpTransport *self)
+{
+  g_return_val_if_fail (GOSSIP_IS_HTTP_TRANSPORT (self), 0);
+
+  return counter_get (&self->datagrams_dropped);
+}

@@ -1,0 +1,291 @@
+# scriptling_shim.py: a stand-in for the Scriptling interpreter's plugin host,
+# enough to run the scriptling.net.gossip wrapper source under CPython.
+#
+# SPDX-License-Identifier: MIT
+#
+# It starts the real bridge (glue/scriptling-plugin-bridge) on the real
+# plugin (plugin/.libs/gossip.so), performs the handshake, builds the module
+# source exactly as the Scriptling host does (plugin/library.go
+# buildLibrarySource: "import scriptling.plugin", then each function's source
+# or a forwarding stub, then each class's source or a generated proxy class)
+# and executes it as a Python module.  scriptling.plugin.call_function,
+# call_method, _new_object and release become JSON-RPC requests to the
+# bridge; Python functions passed as arguments become callback values whose
+# callback.call requests are answered while the call is in flight, as the
+# host does.  Errors come back as exceptions whose text is the plugin's
+# message (TypeError / ValueError / RuntimeError from the error's data.type).
+#
+# Only the standard library is used.
+
+import json
+import os
+import subprocess
+import sys
+import types
+
+
+class PluginError(RuntimeError):
+    pass
+
+
+class Remote:
+    """A remote object reference, as the host keeps for object.new results."""
+
+    def __init__(self, library, class_name, object_id):
+        self.library = library
+        self.class_name = class_name
+        self.id = object_id
+
+
+_ERRORS = {"TypeError": TypeError, "ValueError": ValueError, "RuntimeError": RuntimeError}
+
+
+class Bridge:
+    def __init__(self, bridge_path, plugin_path, stderr=None, wrapper=None):
+        argv = list(wrapper or []) + [bridge_path, plugin_path]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=stderr, bufsize=0)
+        self.next_id = 1
+        self.next_callback = 1
+        self.callbacks = {}
+        self.responses = {}
+        self.logs = []
+        self.handshake = self.request("scriptling.handshake",
+                                      {"protocol": "1.0", "host": "scriptling", "host_version": "shim",
+                                       "transports": ["json"], "capabilities": ["remote_objects"]},
+                                      raw=True)
+        self.library = self.handshake["library"]["name"]
+        self.normalized = self.library if self.library.startswith("plugin.") else "plugin." + self.library
+
+    # ---- wire ------------------------------------------------------------
+
+    def _send(self, message):
+        line = json.dumps(message, separators=(",", ":"), allow_nan=False) + "\n"
+        self.proc.stdin.write(line.encode("utf-8"))
+        self.proc.stdin.flush()
+
+    def _read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            raise PluginError("the bridge closed its output (exit status %r)" % self.proc.poll())
+        return json.loads(line)
+
+    def request(self, method, params, raw=False):
+        request_id = self.next_id
+        self.next_id += 1
+        self._send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+        while request_id not in self.responses:
+            message = self._read()
+            if "method" in message:
+                self._serve(message)
+            else:
+                self.responses[message.get("id")] = message
+        response = self.responses.pop(request_id)
+        if "error" in response and response["error"] is not None:
+            error = response["error"]
+            kind = (error.get("data") or {}).get("type", "RuntimeError")
+            raise _ERRORS.get(kind, RuntimeError)(error.get("message", "error"))
+        return response.get("result")
+
+    def _serve(self, message):
+        method = message["method"]
+        params = message.get("params") or {}
+        if method == "host.log":
+            self.logs.append((params.get("level"), params.get("message")))
+            result = {"type": "null"}
+        elif method == "callback.call":
+            function = self.callbacks.get(params.get("id"))
+            if function is None:
+                self._send({"jsonrpc": "2.0", "id": message["id"],
+                            "error": {"code": -32000, "message": "unknown callback " + str(params.get("id"))}})
+                return
+            try:
+                args = [self.decode(v) for v in params.get("args") or []]
+                kwargs = dict((k, self.decode(v)) for k, v in (params.get("kwargs") or {}).items())
+                result = self.encode(function(*args, **kwargs), callbacks=None)
+            except Exception as e:  # the host turns a raising callback into an error reply
+                self._send({"jsonrpc": "2.0", "id": message["id"],
+                            "error": {"code": -32000, "message": str(e)}})
+                return
+        else:
+            self._send({"jsonrpc": "2.0", "id": message["id"],
+                        "error": {"code": -32601, "message": "unknown method " + method}})
+            return
+        self._send({"jsonrpc": "2.0", "id": message["id"], "result": result})
+
+    # ---- values ----------------------------------------------------------
+
+    def encode(self, value, callbacks):
+        if value is None:
+            return {"type": "null"}
+        if isinstance(value, bool):
+            return {"type": "bool", "value": value}
+        if isinstance(value, int):
+            return {"type": "int", "value": value}
+        if isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError("unsupported plugin value: non-finite float")
+            return {"type": "float", "value": value}
+        if isinstance(value, str):
+            return {"type": "string", "value": value}
+        if isinstance(value, (list, tuple)):
+            out = {"type": "list"}
+            if value:
+                out["items"] = [self.encode(v, callbacks) for v in value]
+            return out
+        if isinstance(value, dict):
+            for k in value:
+                if not isinstance(k, str):
+                    raise TypeError("plugin transport only supports dicts with string keys")
+            out = {"type": "dict"}
+            if value:
+                out["entries"] = dict((k, self.encode(value[k], callbacks)) for k in sorted(value))
+            return out
+        if isinstance(value, Remote):
+            return {"type": "remote", "remote": {"library": self.normalized, "class": value.class_name,
+                                                 "id": value.id}}
+        if callable(value) and callbacks is not None and not isinstance(value, type):
+            callback_id = "cb-%d" % self.next_callback
+            self.next_callback += 1
+            callbacks.append(callback_id)
+            self.callbacks[callback_id] = value
+            return {"type": "callback", "callback": {"id": callback_id}}
+        raise TypeError("unsupported plugin value type " + type(value).__name__)
+
+    def decode(self, value):
+        kind = value.get("type") if isinstance(value, dict) else None
+        if kind in (None, "", "null"):
+            return None
+        if kind in ("bool", "string"):
+            return value["value"]
+        if kind == "int":
+            return int(value["value"])
+        if kind == "float":
+            return float(value["value"])
+        if kind == "list":
+            return [self.decode(v) for v in value.get("items") or []]
+        if kind == "dict":
+            return dict((k, self.decode(v)) for k, v in (value.get("entries") or {}).items())
+        raise ValueError("unsupported plugin transport value type %r" % kind)
+
+    def call(self, method, params, args, kwargs):
+        callbacks = []
+        try:
+            if args:
+                params["args"] = [self.encode(a, callbacks) for a in args]
+            if kwargs:
+                params["kwargs"] = dict((k, self.encode(v, callbacks)) for k, v in kwargs.items())
+            return self.request(method, params)
+        finally:
+            for callback_id in callbacks:
+                self.callbacks.pop(callback_id, None)
+
+    def close(self):
+        try:
+            self.request("plugin.shutdown", {}, raw=True)
+        finally:
+            self.proc.stdin.close()
+            status = self.proc.wait(timeout=60)
+            self.proc.stdout.close()
+        return status
+
+
+class PluginControl:
+    """The parts of the scriptling.plugin control library wrappers use."""
+
+    def __init__(self, bridge):
+        self._bridge = bridge
+
+    def call_function(self, library, name, *args, **kwargs):
+        b = self._bridge
+        return b.decode(b.call("function.call", {"name": name}, args, kwargs))
+
+    def _new_object(self, library, class_name, *args, **kwargs):
+        b = self._bridge
+        ref = b.call("object.new", {"class": class_name}, args, kwargs)
+        return Remote(library, class_name, ref["id"])
+
+    def call_method(self, remote, name, *args, **kwargs):
+        if not isinstance(remote, Remote):
+            raise RuntimeError("call_method() requires a plugin object")
+        b = self._bridge
+        return b.decode(b.call("object.call_method", {"object_id": remote.id, "method": name}, args, kwargs))
+
+    def release(self, remote):
+        if isinstance(remote, Remote) and self._bridge.proc.poll() is None and not self._bridge.proc.stdin.closed:
+            try:
+                self._bridge.request("object.destroy", {"object_id": remote.id})
+            except Exception:
+                pass
+
+
+def library_source(handshake):
+    """The module source, built as plugin/library.go buildLibrarySource does."""
+    name = handshake["library"]["name"]
+    schema = handshake.get("schema") or {}
+    out = ["import scriptling.plugin\n\n"]
+    for fn in schema.get("functions") or []:
+        if fn.get("source"):
+            out.append(fn["source"])
+            if not fn["source"].endswith("\n"):
+                out.append("\n")
+            out.append("\n")
+        else:
+            out.append("def %s(*args, **kwargs):\n    return scriptling.plugin.call_function(%s, %s, *args, **kwargs)\n\n"
+                       % (fn["name"], json.dumps(name), json.dumps(fn["name"])))
+    for cls in schema.get("classes") or []:
+        if cls.get("source"):
+            out.append(cls["source"])
+            if not cls["source"].endswith("\n"):
+                out.append("\n")
+            out.append("\n")
+            continue
+        out.append("class %s:\n" % cls["name"])
+        out.append("    def __init__(self, *args, **kwargs):\n")
+        out.append("        self._plugin_remote = scriptling.plugin._new_object(%s, %s, *args, **kwargs)\n"
+                   % (json.dumps(name), json.dumps(cls["name"])))
+        for m in cls.get("methods") or []:
+            out.append("    def %s(self, *args, **kwargs):\n" % m["name"])
+            out.append("        return scriptling.plugin.call_method(self._plugin_remote, %s, *args, **kwargs)\n"
+                       % json.dumps(m["name"]))
+        out.append("    def __del__(self):\n        scriptling.plugin.release(self._plugin_remote)\n\n")
+    return "".join(out)
+
+
+class Host:
+    """One interpreter with one bridge process serving the gossip plugin."""
+
+    def __init__(self, bridge_path, plugin_path, stderr=None, wrapper=None):
+        self.bridge = Bridge(bridge_path, plugin_path, stderr=stderr, wrapper=wrapper)
+        self.control = PluginControl(self.bridge)
+        self.package = types.SimpleNamespace(plugin=self.control, net=types.SimpleNamespace())
+        self.module = types.ModuleType(self.bridge.library)
+        self.source = library_source(self.bridge.handshake)
+        self.module.__dict__["__builtins__"] = self._builtins()
+        exec(compile(self.source, "<%s wrapper>" % self.bridge.library, "exec"), self.module.__dict__)
+        self.package.net.gossip = self.module
+
+    def _builtins(self):
+        import builtins
+        table = dict(vars(builtins))
+        real_import = builtins.__import__
+        package = self.package
+
+        def scriptling_import(name, globals=None, locals=None, fromlist=(), level=0):
+            if name == "scriptling" or name.startswith("scriptling."):
+                return package
+            return real_import(name, globals, locals, fromlist, level)
+
+        table["__import__"] = scriptling_import
+        return table
+
+    def run(self, code, env=None):
+        """Runs script code whose "import scriptling.net.gossip" is served by this host."""
+        scope = {"__builtins__": self._builtins(), "__name__": "__script__"}
+        if env:
+            scope.update(env)
+        exec(compile(code, "<script>", "exec"), scope)
+        return scope
+
+    def close(self):
+        return self.bridge.close()
