@@ -65,9 +65,10 @@ typedef struct {
   guint    transmits;   /* times sent so far */
 } GossipBroadcast;
 
+static void probe_timer_fire (gpointer data);
+static void schedule_probe (GossipCluster *self);
 static void membership_send_gossip (GossipCluster *self, GPtrArray *updates_encoded, guint ttl,
                                     const guint8 *exclude);
-static void schedule_probe (GossipCluster *self);
 static void push_pull_with (GossipCluster *self, const char *address);
 
 /* ------------------------------------------------------------------------ */
@@ -198,8 +199,10 @@ _gossip_membership_pick (GossipCluster *self,
                          const char    *tag,
                          const guint8  *exclude1,
                          const guint8  *exclude2,
-                         gboolean       include_recent_dead)
+                         GossipPickFlags flags)
 {
+  gboolean include_recent_dead = (flags & GOSSIP_PICK_RECENT_DEAD) != 0;
+  gboolean alive_only = (flags & GOSSIP_PICK_ALIVE_ONLY) != 0;
   GPtrArray *out = g_ptr_array_new ();
   guint len = self->live->len;
 
@@ -216,7 +219,7 @@ _gossip_membership_pick (GossipCluster *self,
         {
           GossipMember *m = g_ptr_array_index (self->live, g_rand_int_range (self->rand, 0, (gint32) len));
           gboolean dup = FALSE;
-          if (excluded (m, NULL, exclude1, exclude2))
+          if (excluded (m, NULL, exclude1, exclude2) || (alive_only && m->state != GOSSIP_NODE_ALIVE))
             continue;
           for (guint i = 0; i < out->len && !dup; i++)
             dup = out->pdata[i] == m;
@@ -231,7 +234,7 @@ _gossip_membership_pick (GossipCluster *self,
       for (guint i = 0; i < len; i++)
         {
           GossipMember *m = g_ptr_array_index (self->live, i);
-          if (excluded (m, tag, exclude1, exclude2))
+          if (excluded (m, tag, exclude1, exclude2) || (alive_only && m->state != GOSSIP_NODE_ALIVE))
             continue;
           seen++;
           if (out->len < n)
@@ -811,7 +814,10 @@ membership_send_gossip (GossipCluster *self,
   if (self->lifecycle != GOSSIP_LIFECYCLE_RUNNING)
     return;
 
-  targets = _gossip_membership_pick (self, _gossip_membership_fanout (self), NULL, exclude, NULL, FALSE);
+  /* Like memberlist, gossip goes to alive members: suspects are likely
+   * unreachable (they hear about their suspicion from the retry pings). */
+  targets = _gossip_membership_pick (self, _gossip_membership_fanout (self), NULL, exclude, NULL,
+                                     GOSSIP_PICK_ALIVE_ONLY);
   for (guint i = 0; i < targets->len; i++)
     {
       GossipMember *m = targets->pdata[i];
@@ -891,7 +897,7 @@ gossip_timer_fire (gpointer data)
   /* Periodic round: retransmit queued updates to a fan-out of peers, and
    * always talk to one recently dead member so partitions heal. */
   targets = _gossip_membership_pick (self, self->broadcasts.length > 0 ? _gossip_membership_fanout (self) : 0,
-                                     NULL, NULL, NULL, TRUE);
+                                     NULL, NULL, NULL, GOSSIP_PICK_RECENT_DEAD | GOSSIP_PICK_ALIVE_ONLY);
   for (guint i = 0; i < targets->len; i++)
     {
       GossipMember *m = targets->pdata[i];
@@ -1061,6 +1067,34 @@ stream_ping_done (GBytes       *reply,
   g_free (ref);
 }
 
+/* Relays for an indirect probe: alive members only (as memberlist does),
+ * never the target. Suspects are likely unreachable themselves. */
+static GPtrArray *
+pick_relays (GossipCluster *self,
+             guint          n,
+             const guint8  *target)
+{
+  GPtrArray *out = g_ptr_array_new ();
+  guint seen = 0;
+
+  for (guint i = 0; i < self->live->len && n > 0; i++)
+    {
+      GossipMember *m = self->live->pdata[i];
+      if (m->state != GOSSIP_NODE_ALIVE || memcmp (m->uuid, target, GOSSIP_UUID_SIZE) == 0)
+        continue;
+      seen++;
+      if (out->len < n)
+        g_ptr_array_add (out, m);
+      else
+        {
+          guint j = (guint) g_rand_int_range (self->rand, 0, (gint32) seen);
+          if (j < n)
+            out->pdata[j] = m;
+        }
+    }
+  return out;
+}
+
 static void
 probe_indirect (gpointer data)
 {
@@ -1077,8 +1111,7 @@ probe_indirect (gpointer data)
   if (target == NULL)
     return;
 
-  relays = _gossip_membership_pick (self, (guint) self->config->indirect_checks, NULL,
-                                    p->target, NULL, FALSE);
+  relays = pick_relays (self, (guint) self->config->indirect_checks, p->target);
   p->nacks_expected = relays->len;
   for (guint i = 0; i < relays->len; i++)
     {
@@ -1115,9 +1148,25 @@ probe_deadline_fire (gpointer data)
   p->deadline_timer = 0;
   target = _gossip_membership_lookup (self, p->target);
 
-  /* Lifeguard: if relays did not even nack, the fault may be ours. */
-  if (p->nacks < p->nacks_expected)
+  /* Lifeguard: if none of the relays even nacked, the fault is likely
+   * ours. A single nack proves we can still talk to the cluster (behind a
+   * partition only part of the relays can answer), so it is not counted. */
+  if (p->nacks_expected > 0 && p->nacks == 0)
     self->local_health = MIN (self->local_health + 1, MAX_LOCAL_HEALTH);
+  else if (p->nacks > 0)
+    {
+      /* We are healthy and the target is not: several members may have
+       * gone at once (a rack, a partition), so for a while probes overlap,
+       * four per period. Only failures speed probing up: a healthy cluster
+       * keeps its constant load. */
+      self->fast_probe_until = gossip_clock_now (self->clock) + 2 * self->config->health_check_interval;
+      if (self->timers[GOSSIP_TIMER_PROBE] != 0)
+        {
+          gossip_clock_cancel (self->clock, self->timers[GOSSIP_TIMER_PROBE]);
+          self->timers[GOSSIP_TIMER_PROBE] = 0;
+        }
+      schedule_probe (self);
+    }
 
   if (target != NULL && target->state == GOSSIP_NODE_ALIVE)
     {
@@ -1198,6 +1247,8 @@ schedule_probe (GossipCluster *self)
 {
   gint64 period = self->config->health_check_interval * (gint64) (1 + self->local_health);
 
+  if (gossip_clock_now (self->clock) < self->fast_probe_until)
+    period = self->config->health_check_interval / 4;
   if (self->timers[GOSSIP_TIMER_PROBE] == 0)
     self->timers[GOSSIP_TIMER_PROBE] = _gossip_cluster_timer (self, period, probe_timer_fire);
 }
@@ -1698,7 +1749,6 @@ join_done (GBytes       *reply,
   JoinState *js = ja->js;
   GossipCluster *self = js->self;
 
-  g_debug ("join %s finished: %s", ja->address, error ? error->message : "replied");
   if (self->lifecycle == GOSSIP_LIFECYCLE_RUNNING)
     {
       if (error != NULL)
@@ -1751,7 +1801,6 @@ send_join (GossipCluster *self,
   ja->js = js;
   ja->address = g_strdup (address);
   js->pending++;
-  g_debug ("joining %s", address);
   gossip_transport_send_stream (self->transport, address, frame, TRUE, JOIN_TIMEOUT, join_done, ja);
 }
 
@@ -1772,7 +1821,6 @@ _gossip_membership_join (GossipCluster *self,
 {
   JoinState *js = g_new0 (JoinState, 1);
 
-  g_debug ("join requested (running: %d)", self->lifecycle == GOSSIP_LIFECYCLE_RUNNING);
   js->self = g_object_ref (self);
   js->task = task ? g_object_ref (task) : NULL;
   js->pending = 1;   /* held while sending */
@@ -1868,7 +1916,7 @@ push_pull_fire (gpointer data)
    * max(1, round(log2(T) × multiplier / 2)). */
   n = (guint) MAX (1.0, round (log2 ((double) count_alive_suspect (self)) *
                                self->config->state_exchange_multiplier / 2.0));
-  peers = _gossip_membership_pick (self, n, NULL, NULL, NULL, FALSE);
+  peers = _gossip_membership_pick (self, n, NULL, NULL, NULL, GOSSIP_PICK_ALIVE_ONLY);
   for (guint i = 0; i < peers->len; i++)
     push_pull_with (self, ((GossipMember *) peers->pdata[i])->address);
 }
@@ -2035,7 +2083,7 @@ _gossip_membership_leave (GossipCluster *self,
 
   /* Tell a few peers over streams as well, so the leave survives loss. */
   {
-    g_autoptr(GPtrArray) peers = _gossip_membership_pick (self, 3, NULL, NULL, NULL, FALSE);
+    g_autoptr(GPtrArray) peers = _gossip_membership_pick (self, 3, NULL, NULL, NULL, GOSSIP_PICK_ALIVE_ONLY);
     GossipUpdate u;
     g_autoptr(GBytes) enc = NULL;
 

@@ -436,7 +436,7 @@ spread_user (GossipCluster          *self,
         }
     }
   else
-    targets = _gossip_membership_pick (self, fanout, p->tag, p->origin, NULL, FALSE);
+    targets = _gossip_membership_pick (self, fanout, p->tag, p->origin, NULL, 0);
 
   write_user (self, &w, p, payload, reliable);
   for (guint i = 0; i < targets->len; i++)

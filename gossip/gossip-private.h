@@ -230,6 +230,7 @@ struct _GossipCluster
   gboolean          flushing;
   guint             timers[8];
   guint             recovery_rounds;
+  gint64            fast_probe_until;
   GossipTick       *tick;             /* outstanding tick, if any */
   GPtrArray        *children;         /* ChildEntry*, under @lock */
   gint64            tick_period;
@@ -276,9 +277,13 @@ void      _gossip_membership_local_changed (GossipCluster *self);
 void      _gossip_membership_reject_join (GossipCluster *self, GossipTransportReply *reply, const char *reason);
 guint     _gossip_membership_fanout     (GossipCluster *self);
 guint     _gossip_membership_ttl        (GossipCluster *self);
+typedef enum {
+  GOSSIP_PICK_RECENT_DEAD = 1 << 0,   /* also one member dead for less than 30 s */
+  GOSSIP_PICK_ALIVE_ONLY  = 1 << 1,   /* no suspects (they are likely unreachable) */
+} GossipPickFlags;
 GPtrArray*_gossip_membership_pick       (GossipCluster *self, guint n, const char *tag,
                                          const guint8 *exclude1, const guint8 *exclude2,
-                                         gboolean include_recent_dead);
+                                         GossipPickFlags flags);
 GossipMember *_gossip_membership_lookup (GossipCluster *self, const guint8 *uuid);
 
 /* gossip-messaging.c */
