@@ -687,6 +687,8 @@ gossip_cluster_class_init (GossipClusterClass *klass)
   object_class->dispose = gossip_cluster_dispose;
   object_class->finalize = gossip_cluster_finalize;
 
+  _gossip_i18n_init ();
+
   /**
    * GossipCluster::node-state-changed:
    * @cluster: the cluster

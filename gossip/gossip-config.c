@@ -13,6 +13,7 @@
 
 #include "gossip-address-private.h"
 #include "gossip-config-private.h"
+#include "gossip-private.h"
 #include "gossip-error.h"
 #include "gossip-uuid-private.h"
 
@@ -603,6 +604,8 @@ GossipConfig *
 gossip_config_new (void)
 {
   GossipConfig *config = g_new0 (GossipConfig, 1);
+
+  _gossip_i18n_init ();
 
   config->bind_addr = g_strdup ("");
   config->node_id = g_strdup ("");

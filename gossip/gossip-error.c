@@ -4,7 +4,10 @@
  */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include "gossip-error.h"
+#include "gossip-private.h"
 
 /**
  * SECTION:gossip-error
@@ -44,3 +47,19 @@
 G_DEFINE_QUARK (gossip-config-error-quark, gossip_config_error)
 G_DEFINE_QUARK (gossip-cluster-error-quark, gossip_cluster_error)
 G_DEFINE_QUARK (gossip-wire-error-quark, gossip_wire_error)
+
+/* The library's messages are translated through its own gettext domain,
+ * bound once to the installation's locale directory (so it works whatever
+ * the application binds for itself). */
+void
+_gossip_i18n_init (void)
+{
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done))
+    {
+      bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+      bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+      g_once_init_leave (&done, 1);
+    }
+}

@@ -19,6 +19,8 @@
 
 G_BEGIN_DECLS
 
+void _gossip_i18n_init (void);
+
 /* ---- snapshots ---------------------------------------------------------- */
 
 typedef struct {

@@ -618,6 +618,12 @@ bridge_wait_exit (Bridge *b)
   if (!done)
     g_error ("the bridge did not exit; stderr:\n%s", b->stderr_text->str);
   g_assert_true (g_subprocess_get_if_exited (b->process));
+  /* The process is gone: collect all of its stderr before anyone looks. */
+  if (b->stderr_thread != NULL)
+    {
+      g_thread_join (b->stderr_thread);
+      b->stderr_thread = NULL;
+    }
   return g_subprocess_get_exit_status (b->process);
 }
 
@@ -631,7 +637,8 @@ bridge_free (Bridge *b)
       g_subprocess_wait (b->process, NULL, NULL);
     }
   g_thread_join (b->stdout_thread);
-  g_thread_join (b->stderr_thread);
+  if (b->stderr_thread != NULL)
+    g_thread_join (b->stderr_thread);
 
   /* Nothing but protocol may ever appear on stdout. */
   for (guint i = 0; i < b->bad_lines->len; i++)
