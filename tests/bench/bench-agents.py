@@ -19,7 +19,8 @@
 #                from the loopback interface's transmit counter of a network
 #                namespace made for the benchmark (so it counts only these
 #                agents; headers included). Needs root; "n/a" otherwise.
-#   detection    kill -9 one agent (never the seed); time until every
+#   detection    kill -9 one agent (never the seed), after a random delay of
+#                up to --kill-jitter (2 s, whole probe periods of both); time until every
 #                survivor reports it non-alive (gossip-agent: suspect, dead
 #                or leaving; serf: failed or left — serf exposes no suspect
 #                state) and until every survivor reports it dead/failed.
