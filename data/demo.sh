@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh — a five-node gossip cluster on this machine, step by step: nodes
 # joining, metadata spreading, a broadcast, a tagged message and a request,
-# a node killed with SIGKILL and detected as suspect then dead, graceful
-# leaves.
+# a node killed with SIGKILL and detected as suspect then dead, a leader
+# election (the leader killed, the survivors electing the next one),
+# graceful leaves.
 #
 #   GOSSIP_AGENT=_build/gossip/gossip-agent bash data/demo.sh
 #
@@ -39,6 +40,10 @@ N=5
 # Fast failure detection, so that the demo takes seconds, not minutes.
 FAST=(--health-check-interval 500ms --suspect-timeout 1s --suspect-retry-interval 500ms
       --dead-node-timeout 3s --metadata-gossip-interval 200ms --state-gossip-interval 5s)
+# Every node takes part in the leader election from the start (step 5 shows
+# it): a joining node first listens for the leader already in place. Faster
+# than the defaults (1s, 3s) for the same reason as FAST.
+ELECTION=(--election --election-check-interval 500ms --election-leader-timeout 2s)
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/gossip-demo.XXXXXX")"
 declare -a pids ids addrs rpcs
@@ -94,7 +99,7 @@ now_ms() {
 start_node() {
   local i=$1 line _time event
   shift
-  "$agent" agent --bind 127.0.0.1:0 --rpc-addr 127.0.0.1:0 "${FAST[@]}" "$@" \
+  "$agent" agent --bind 127.0.0.1:0 --rpc-addr 127.0.0.1:0 "${FAST[@]}" "${ELECTION[@]}" "$@" \
     >"$work/node$i.log" 2>"$work/node$i.err" &
   pids[i]=$!
   for _ in $(seq 100); do
@@ -180,15 +185,52 @@ any_survivor_sees_suspect() {
   return 1
 }
 
-node1_sees_node4_leaving() {
-  [ "$(member_state 1 "${ids[4]}")" = leaving ]
+# leader_of I: the id of the leader node I recognises, or "none".
+leader_of() {
+  "$agent" leader --rpc-addr "${rpcs[$1]}"
+}
+
+# node_of ID: the number of the node with that id.
+node_of() {
+  local i
+  for i in $(seq "$N"); do
+    [ "${ids[i]}" = "$1" ] && { echo "$i"; return 0; }
+  done
+  echo "?"
+}
+
+# agree_on_leader NODE...: every NODE names the same leader, neither "none"
+# nor $old_leader; it is left in $agreed.
+old_leader=""
+agreed=""
+agree_on_leader() {
+  local i l first=""
+  for i in "$@"; do
+    l="$(leader_of "$i")" || return 1
+    [ "$l" != none ] && [ "$l" != "$old_leader" ] || return 1
+    [ -z "$first" ] && first=$l
+    [ "$l" = "$first" ] || return 1
+  done
+  agreed=$first
+}
+
+# lowest_id NODE...: the lowest id among NODE (the election's rule).
+lowest_id() {
+  local i
+  for i in "$@"; do
+    echo "${ids[i]}"
+  done | LC_ALL=C sort | head -n 1
+}
+
+sees_leaving() {   # sees_leaving OBSERVER NODE
+  [ "$(member_state "$1" "${ids[$2]}")" = leaving ]
 }
 
 echo "gossip-agent: $agent ($("$agent" --version))"
 echo "logs: $work"
 
 # ---------------------------------------------------------------------------
-say "1. Five agents on 127.0.0.1 join through node1"
+say "1. Five agents on 127.0.0.1 join through node1 (all with --election, see step 5)"
 t0=$(now_ms)
 start_node 1 --tag web --meta role=seed --handle 200
 start_node 2 --join "${addrs[1]}" --tag web --meta role=frontend --handle 200
@@ -256,24 +298,70 @@ echo
 members 1
 
 # ---------------------------------------------------------------------------
-# LEADER ELECTION — reserved for the election step (added separately).
-# It runs here, on the four survivors: nodes 1 to 4, whose ids, gossip and
-# control addresses are ${ids[i]}, ${addrs[i]} and ${rpcs[i]}, with the
-# helpers above (members, member_json, wait_until, printed_by, die).
-# ---------------------------------------------------------------------------
+say "5. Leader election: the survivors agree on a leader; killed, it is replaced"
+# Rule: the lowest id among the alive eligible nodes leads, while a quorum
+# (60% by default) of the known nodes is alive. node5, dead, still counts as
+# known: 4 of 5 alive now, 3 of 5 after the leader dies, just enough.
+survivors=(1 2 3 4)
+t0=$(now_ms)
+wait_until 15 agree_on_leader "${survivors[@]}" ||
+  die "the survivors did not agree on a leader within 15 s"
+leader=$(node_of "$agreed")
+echo "all four survivors name node$leader ($agreed)"
+if [ "$agreed" = "$(lowest_id "${survivors[@]}")" ]; then
+  echo "node$leader has the lowest id of the alive nodes, as the rule says"
+fi
+for i in "${survivors[@]}"; do
+  printf 'node%d$ gossip-agent leader --json\n%s\n' "$i" \
+    "$("$agent" leader --rpc-addr "${rpcs[i]}" --json)"
+done
+echo "node$leader's election events:"
+grep -E " (became-leader|leader-elected|stepped-down) " "$work/node$leader.log" || true
+
+echo
+echo "node$leader, the leader, is killed (SIGKILL)"
+old_leader=$agreed
+remaining=()
+for i in "${survivors[@]}"; do
+  [ "$i" = "$leader" ] || remaining+=("$i")
+done
+t0=$(now_ms)
+{ kill -KILL "${pids[leader]}" && wait "${pids[leader]}"; } 2>/dev/null || true
+pids[leader]=""
+wait_until 20 agree_on_leader "${remaining[@]}" ||
+  die "the survivors did not elect a new leader within 20 s"
+new_leader=$(node_of "$agreed")
+echo "nodes ${remaining[*]} agree on node$new_leader ($agreed) after $(( $(now_ms) - t0 )) ms"
+echo "(quorum: 3 of the 5 known nodes, 60%, are alive; node$leader and node5 are dead)"
+if [ "$agreed" = "$(lowest_id "${remaining[@]}")" ]; then
+  echo "node$new_leader has the lowest id of the nodes left"
+fi
+observer=${remaining[0]}
+[ "$observer" = "$new_leader" ] && observer=${remaining[1]}
+echo "node$observer's events about the leaders:"
+grep -E " leader-(lost|elected) ($old_leader|$agreed) " "$work/node$observer.log" | tail -n 2 || true
+echo "node$new_leader: $(grep -m1 " became-leader " "$work/node$new_leader.log")"
 
 # ---------------------------------------------------------------------------
-say "5. node4 leaves gracefully (SIGTERM); the rest shut down"
-kill -TERM "${pids[4]}"
-wait "${pids[4]}" || die "node4 did not exit cleanly"
-pids[4]=""
-wait_until 30 node1_sees_node4_leaving || die "node1 did not see node4 leave"
-echo "node1 sees node4 as leaving:"
-member_json 1 "${ids[4]}"
-for i in 1 2 3; do
+# The last of the nodes left leaves; the first one (which may be the new
+# leader) watches, and the rest shut down.
+leaver=${remaining[${#remaining[@]} - 1]}
+watcher=${remaining[0]}
+say "6. node$leaver leaves gracefully (SIGTERM); the rest shut down"
+kill -TERM "${pids[leaver]}"
+wait "${pids[leaver]}" || die "node$leaver did not exit cleanly"
+pids[leaver]=""
+wait_until 30 sees_leaving "$watcher" "$leaver" || die "node$watcher did not see node$leaver leave"
+echo "node$watcher sees node$leaver as leaving:"
+member_json "$watcher" "${ids[leaver]}"
+rest=()
+for i in "${remaining[@]}"; do
+  [ "$i" = "$leaver" ] || rest+=("$i")
+done
+for i in "${rest[@]}"; do
   kill -TERM "${pids[i]}"
 done
-for i in 1 2 3; do
+for i in "${rest[@]}"; do
   wait "${pids[i]}" || die "node$i did not exit cleanly"
   pids[i]=""
 done

@@ -511,7 +511,8 @@ static void
 test_help_version (void)
 {
   static const char * const commands[] = {
-    "agent", "members", "monitor", "send", "request", "leave", "set-meta", "delete-meta", NULL
+    "agent", "members", "monitor", "send", "request", "leave", "set-meta", "delete-meta", "leader",
+    NULL
   };
   g_autofree char *out = NULL;
   g_autofree char *expected = g_strdup_printf ("gossip-agent (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
@@ -597,6 +598,15 @@ test_bad_usage (void)
     { "agent", "--join", "nohost" },
     { "agent", "--encrypt-key", "short" },
     { "agent", "--handle", "12" },
+    { "agent", "--election", "--quorum", "0" },
+    { "agent", "--election", "--quorum", "101" },
+    { "agent", "--election", "--quorum", "most" },
+    { "agent", "--quorum", "50" },
+    { "agent", "--election", "--election-check-interval", "0s" },
+    { "agent", "--election", "--election-leader-timeout", "soon" },
+    { "agent", "--election", "--election-check-interval", "2s", "--election-leader-timeout", "1s" },
+    { "agent", "--election", "--election-criteria", "=db" },
+    { "agent", "--election-criteria", "role=db" },
     { "agent", "unexpected" },
     { "no-such-command" },
     { "members", "--status", "zombie" },
@@ -609,6 +619,7 @@ test_bad_usage (void)
     { "request", "--timeout", "later", "id", "200", "1" },
     { "set-meta", "key" },
     { "delete-meta" },
+    { "leader", "extra" },
     { "monitor", "--rpc-addr", "nowhere" },
   };
 
@@ -771,6 +782,14 @@ test_converge (Cluster      *cl,
   g_assert_cmpint (RUN (&table, NULL, "members", "--rpc-addr", cl->b->rpc, "--json",
                         "--status", "dead"), ==, 0);
   g_assert_cmpstr (table, ==, "[]\n");
+  g_clear_pointer (&table, g_free);
+
+  /* Without --election there is no leader, which is not an error. */
+  g_assert_cmpint (RUN (&table, NULL, "leader", "--rpc-addr", cl->a->rpc), ==, 0);
+  g_assert_cmpstr (table, ==, "none\n");
+  g_clear_pointer (&table, g_free);
+  g_assert_cmpint (RUN (&table, NULL, "leader", "--rpc-addr", cl->a->rpc, "--json"), ==, 0);
+  g_assert_cmpstr (table, ==, "{\"enabled\":false,\"leader\":null,\"is_leader\":false,\"term\":0}\n");
 }
 
 static void
@@ -908,6 +927,194 @@ test_crash (Cluster      *cl,
     g_test_message ("a went straight to member-failed");
 }
 
+/* --- leader election ----------------------------------------------------------- */
+
+/* Short election periods; the leader timeout leaves room for a loaded
+ * machine, failure detection (fast_options) does the rest. */
+#define ELECTION_OPTIONS \
+  "--election", "--election-check-interval", "200ms", "--election-leader-timeout", "1s"
+
+typedef struct {
+  gboolean  enabled;
+  char     *leader;     /* NULL: none */
+  gboolean  is_leader;
+  gint64    term;
+} LeaderState;
+
+static void
+leader_state_clear (LeaderState *state)
+{
+  g_clear_pointer (&state->leader, g_free);
+}
+
+/* `leader --json` of @agent, parsed and checked for the documented shape. */
+static void
+agent_leader (Agent       *agent,
+              LeaderState *state)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonObject *object;
+  JsonNode *leader;
+  int status;
+
+  status = RUN (&out, &err, "leader", "--rpc-addr", agent->rpc, "--json");
+  if (status != 0)
+    g_test_message ("leader failed (%d): %s", status, err);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
+  g_assert_no_error (error);
+  object = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpuint (json_object_get_size (object), ==, 4);
+  state->enabled = json_object_get_boolean_member (object, "enabled");
+  leader = json_object_get_member (object, "leader");
+  g_assert_nonnull (leader);
+  state->leader = JSON_NODE_HOLDS_NULL (leader) ? NULL : g_strdup (json_node_get_string (leader));
+  state->is_leader = json_object_get_boolean_member (object, "is_leader");
+  state->term = json_object_get_int_member (object, "term");
+}
+
+typedef struct {
+  Agent      **agents;
+  guint        n;
+  const char  *leader;
+  gint64       term;     /* out: the term all of them see */
+} LeaderWait;
+
+/* Every agent of @w names @w->leader, only the leader itself claims to
+ * lead, and all are in the same term. */
+static gboolean
+all_agree_on_leader (gpointer data)
+{
+  LeaderWait *w = data;
+  gint64 term = -1;
+
+  for (guint i = 0; i < w->n; i++)
+    {
+      LeaderState state = { FALSE };
+      gboolean ok;
+
+      agent_leader (w->agents[i], &state);
+      g_assert_true (state.enabled);
+      ok = g_strcmp0 (state.leader, w->leader) == 0 &&
+           state.is_leader == (g_strcmp0 (w->agents[i]->id, w->leader) == 0) &&
+           (term < 0 || state.term == term);
+      term = state.term;
+      leader_state_clear (&state);
+      if (!ok)
+        return FALSE;
+    }
+  w->term = term;
+  return TRUE;
+}
+
+static Agent *
+lowest_id (Agent **agents,
+           guint   n)
+{
+  Agent *lowest = NULL;
+
+  for (guint i = 0; i < n; i++)
+    if (agents[i] != NULL && (lowest == NULL || strcmp (agents[i]->id, lowest->id) < 0))
+      lowest = agents[i];
+  return lowest;
+}
+
+static void
+test_election (void)
+{
+  Agent *all[3];
+  Agent *survivors[2];
+  Agent *leader, *next, *last;
+  g_autofree char *out = NULL;
+  gint64 first_term;
+  guint n = 0;
+
+  /* a seeds (human output), b and c print JSON. */
+  all[0] = agent_start (FALSE, (const char * const []) { ELECTION_OPTIONS, NULL });
+  all[1] = agent_start (TRUE, (const char * const []) { "--join", all[0]->addr, ELECTION_OPTIONS, NULL });
+  all[2] = agent_start (TRUE, (const char * const []) { "--join", all[0]->addr, ELECTION_OPTIONS, NULL });
+  g_assert_true (wait_for (all_see_alive, &(AliveWait) { all, 3, 3 }));
+
+  /* The lowest id leads (UUIDv7 ids follow start order: the seed), and
+   * everyone agrees. */
+  leader = lowest_id (all, 3);
+  {
+    LeaderWait w = { all, 3, leader->id, 0 };
+
+    g_assert_true (wait_for (all_agree_on_leader, &w));
+    first_term = w.term;
+    g_assert_cmpint (first_term, >=, 1);
+  }
+  g_assert_cmpint (RUN (&out, NULL, "leader", "--rpc-addr", all[1]->rpc), ==, 0);
+  g_assert_cmpstr (g_strchomp (out), ==, leader->id);
+  g_clear_pointer (&out, g_free);
+
+  /* The events, in both forms. */
+  for (guint i = 0; i < 3; i++)
+    {
+      if (all[i] == leader)
+        g_assert_true (WAIT_PRINTED (leader, all[i]->json ? "\"event\":\"became-leader\"" : " became-leader ",
+                                     leader->id));
+      else if (all[i]->json)
+        g_assert_true (WAIT_PRINTED (all[i], "\"event\":\"leader-elected\"", leader->id, "\"term\":"));
+      else
+        g_assert_true (WAIT_PRINTED (all[i], " leader-elected ", leader->id, " term="));
+    }
+
+  /* SIGKILL the leader: the survivors elect the next lowest id. */
+  for (guint i = 0; i < 3; i++)
+    if (all[i] != leader)
+      survivors[n++] = all[i];
+  g_subprocess_force_exit (leader->proc);
+  g_assert_cmpint (agent_wait (leader), ==, -1);
+  next = lowest_id (survivors, 2);
+  last = survivors[0] == next ? survivors[1] : survivors[0];
+  {
+    LeaderWait w = { survivors, 2, next->id, 0 };
+
+    /* Suspicion (1s) plus an election check, with slack. */
+    g_assert_true (wait_for_timeout (all_agree_on_leader, &w, 15.0));
+    g_assert_cmpint (w.term, >, first_term);
+  }
+  g_assert_true (WAIT_PRINTED (last, last->json ? "leader-lost" : " leader-lost ", leader->id));
+  g_assert_true (WAIT_PRINTED (next, "became-leader", next->id));
+
+  /* SIGTERM the new leader: the election stops before the leave, so it
+   * steps down, then leaves; the last node sees the leader go. */
+  g_subprocess_send_signal (next->proc, SIGTERM);
+  g_assert_cmpint (agent_wait (next), ==, 0);
+  g_assert_true (agent_printed (next, (const char * const []) { "stepped-down", next->id, NULL }));
+  g_assert_true (WAIT_PRINTED (last, "leader-lost", next->id));
+
+  for (guint i = 0; i < 3; i++)
+    agent_free (all[i]);
+}
+
+/* Only nodes matching --election-criteria may lead: the seed, whose id is
+ * the lowest, does not match, so the other node leads, for both. */
+static void
+test_election_criteria (void)
+{
+  Agent *all[2];
+
+  all[0] = agent_start (FALSE, (const char * const []) {
+                          "--meta", "role=web", ELECTION_OPTIONS, "--election-criteria", "role=db", NULL });
+  all[1] = agent_start (TRUE, (const char * const []) {
+                          "--join", all[0]->addr, "--meta", "role=db", ELECTION_OPTIONS,
+                          "--election-criteria", "role=db", NULL });
+  g_assert_true (wait_for (all_see_alive, &(AliveWait) { all, 2, 2 }));
+  if (lowest_id (all, 2) != all[0])
+    g_test_message ("the seed does not have the lowest id; the check still holds");
+  g_assert_true (wait_for (all_agree_on_leader, &(LeaderWait) { all, 2, all[1]->id, 0 }));
+  g_assert_true (WAIT_PRINTED (all[0], " leader-elected ", all[1]->id));
+
+  for (guint i = 0; i < 2; i++)
+    agent_free (all[i]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -934,6 +1141,8 @@ main (int argc, char **argv)
   g_test_add ("/agent/cluster/messaging", Cluster, NULL, cluster_setup, test_messaging, cluster_teardown);
   g_test_add ("/agent/cluster/leave", Cluster, NULL, cluster_setup, test_leave, cluster_teardown);
   g_test_add ("/agent/cluster/crash", Cluster, NULL, cluster_setup, test_crash, cluster_teardown);
+  g_test_add_func ("/agent/election/leader", test_election);
+  g_test_add_func ("/agent/election/criteria", test_election_criteria);
 
   ret = g_test_run ();
   g_free (agent_path);

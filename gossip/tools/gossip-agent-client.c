@@ -719,3 +719,76 @@ out:
   client_clear (&client);
   return ret;
 }
+
+/* --- leader ---------------------------------------------------------------- */
+
+int
+agent_command_leader (int argc, char **argv)
+{
+  Client client = { "leader" };
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+      N_("Print {\"enabled\",\"leader\",\"is_leader\",\"term\"} as JSON"), NULL },
+    { NULL }
+  };
+  g_autoptr(JsonObject) request = new_request ("leader");
+  g_autoptr(JsonObject) response = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonNode *enabled;
+  int ret;
+
+  ret = parse_options (&client, "",
+                       _("Prints the id of the leader a running agent recognises, or \"none\"\n"
+                         "(no leader right now, or the agent runs without --election)."),
+                       entries, 0, 0, argc, argv);
+  if (ret >= 0)
+    goto out;
+
+  response = client_call (&client, request, CLIENT_TIMEOUT_S, &error);
+  if (response == NULL)
+    {
+      ret = agent_fail (client.command, "%s", error->message);
+      goto out;
+    }
+  enabled = json_object_get_member (response, "enabled");
+  if (enabled == NULL || !JSON_NODE_HOLDS_VALUE (enabled) ||
+      json_node_get_value_type (enabled) != G_TYPE_BOOLEAN)
+    {
+      ret = agent_fail (client.command, _("malformed answer from the agent at %s: no election state"),
+                        client.target);
+      goto out;
+    }
+
+  if (json)
+    {
+      g_autoptr(JsonObject) state = json_object_new ();
+      g_autoptr(JsonNode) node = NULL;
+      g_autofree char *text = NULL;
+      g_autoptr(GList) names = json_object_get_members (response);
+
+      /* "ok" only matters on the wire; the rest is the election state, in
+       * the agent's order. The parsed answer is immutable: copy. */
+      for (GList *l = names; l != NULL; l = l->next)
+        if (strcmp (l->data, "ok") != 0)
+          json_object_set_member (state, l->data,
+                                  json_node_copy (json_object_get_member (response, l->data)));
+      node = json_node_init_object (json_node_alloc (), state);
+      text = agent_json_to_string (node);
+      printf ("%s\n", text);
+    }
+  else
+    {
+      const char *leader = agent_json_get_string (response, "leader");
+
+      printf ("%s\n", leader != NULL ? leader : "none");
+      if (!json_node_get_boolean (enabled))
+        g_printerr ("%s\n", _("gossip-agent leader: the agent takes part in no election "
+                              "(start it with --election)"));
+    }
+  ret = AGENT_EXIT_OK;
+
+out:
+  client_clear (&client);
+  return ret;
+}

@@ -267,6 +267,35 @@ agent_event_new (const char *event,
   return object;
 }
 
+JsonObject *
+agent_election_event_new (const char *event,
+                          const char *node_id,
+                          GossipNode *node,
+                          guint64     term,
+                          gint64      real_time_us)
+{
+  JsonObject *object = agent_event_new (event, node, real_time_us);
+
+  /* A node we no longer know (it can happen to a lost leader) still has
+   * its id, so that every election event names one. */
+  if (node == NULL)
+    {
+      JsonObject *minimal = json_object_new ();
+
+      json_object_set_string_member (minimal, "id", node_id);
+      json_object_set_object_member (object, "node", minimal);
+    }
+  json_object_set_int_member (object, "term", (gint64) MIN (term, (guint64) G_MAXINT64));
+  return object;
+}
+
+static gboolean
+is_election_event (const char *name)
+{
+  return g_strcmp0 (name, "leader-elected") == 0 || g_strcmp0 (name, "leader-lost") == 0 ||
+         g_strcmp0 (name, "became-leader") == 0 || g_strcmp0 (name, "stepped-down") == 0;
+}
+
 char *
 agent_json_to_string (JsonNode *node)
 {
@@ -398,7 +427,9 @@ agent_event_format (JsonObject *event,
   else
     {
       if (id != NULL)
-        g_string_append_printf (line, " %s %s", id, addr != NULL ? addr : "");
+        g_string_append_printf (line, " %s", id);
+      if (id != NULL && addr != NULL)
+        g_string_append_printf (line, " %s", addr);
       if (g_strcmp0 (name, "agent-start") == 0)
         {
           const char *rpc = agent_json_get_string (event, "rpc_addr");
@@ -406,6 +437,8 @@ agent_event_format (JsonObject *event,
         }
       else if (g_strcmp0 (name, "member-update") == 0)
         append_metadata (line, agent_json_get_object (node, "metadata"));
+      else if (is_election_event (name))
+        g_string_append_printf (line, " term=%" G_GINT64_FORMAT, get_int (event, "term"));
     }
 
   return g_string_free (line, FALSE);

@@ -21,6 +21,9 @@
  *       -> {"ok":true} once the leave went out; the agent then exits
  *   {"cmd":"set-meta","key":K,"value":V}, {"cmd":"delete-meta","key":K}
  *       -> {"ok":true}
+ *   {"cmd":"leader"}
+ *       -> {"ok":true,"enabled":B,"leader":ID|null,"is_leader":B,"term":N}
+ *          ("enabled" false and "leader" null without --election)
  *
  * "payload" is the payload's JSON text as a string, parsed by the agent
  * with gossip_payload_from_json(): embedding it as a JSON value would lose
@@ -49,6 +52,7 @@ struct _AgentControl
 {
   GSocketService *service;
   GossipCluster  *cluster;
+  GossipLeaderElection *election;   /* NULL without --election */
   AgentLeaveFunc  leave;
   gpointer        agent;
   GList          *conns;      /* Conn*, one reference each */
@@ -206,13 +210,12 @@ reply_ok (Conn       *c,
   json_object_set_boolean_member (reply, "ok", TRUE);
   if (results != NULL)
     {
-      JsonObjectIter iter;
-      const char *name;
-      JsonNode *value;
+      /* In the order the results were set: the documented one. */
+      g_autoptr(GList) names = json_object_get_members (results);
 
-      json_object_iter_init (&iter, results);
-      while (json_object_iter_next (&iter, &name, &value))
-        json_object_set_member (reply, name, json_node_copy (value));
+      for (GList *l = names; l != NULL; l = l->next)
+        json_object_set_member (reply, l->data,
+                                json_node_copy (json_object_get_member (results, l->data)));
     }
   conn_send_object (c, reply);
 }
@@ -534,6 +537,36 @@ cmd_delete_meta (Conn       *c,
   return TRUE;
 }
 
+static gboolean
+cmd_leader (Conn       *c,
+            JsonObject *request,
+            GError    **error)
+{
+  GossipLeaderElection *election = c->control->election;
+  g_autoptr(JsonObject) results = json_object_new ();
+  g_autofree char *leader = NULL;
+  guint64 term = 0;
+
+  if (election != NULL)
+    {
+      leader = gossip_leader_election_get_leader_id (election);
+      term = gossip_leader_election_get_term (election);
+    }
+  json_object_set_boolean_member (results, "enabled", election != NULL);
+  if (leader != NULL)
+    json_object_set_string_member (results, "leader", leader);
+  else
+    json_object_set_null_member (results, "leader");
+  /* Derived from the same reading as "leader", so that the answer never
+   * names another leader while claiming to be it. */
+  json_object_set_boolean_member (results, "is_leader",
+                                  leader != NULL &&
+                                  strcmp (leader, gossip_cluster_get_node_id (c->control->cluster)) == 0);
+  json_object_set_int_member (results, "term", (gint64) MIN (term, (guint64) G_MAXINT64));
+  reply_ok (c, results);
+  return TRUE;
+}
+
 static const struct {
   const char *name;
   gboolean (*run) (Conn *c, JsonObject *request, GError **error);
@@ -545,6 +578,7 @@ static const struct {
   { "leave",       cmd_leave },
   { "set-meta",    cmd_set_meta },
   { "delete-meta", cmd_delete_meta },
+  { "leader",      cmd_leader },
 };
 
 static void
@@ -706,13 +740,15 @@ on_incoming (GSocketService    *service,
 }
 
 AgentControl *
-agent_control_new (GossipCluster  *cluster,
-                   AgentLeaveFunc  leave,
-                   gpointer        agent)
+agent_control_new (GossipCluster        *cluster,
+                   GossipLeaderElection *election,
+                   AgentLeaveFunc        leave,
+                   gpointer              agent)
 {
   AgentControl *control = g_new0 (AgentControl, 1);
 
   control->cluster = g_object_ref (cluster);
+  control->election = election != NULL ? g_object_ref (election) : NULL;
   control->leave = leave;
   control->agent = agent;
   return control;
@@ -819,6 +855,7 @@ agent_control_free (AgentControl *control)
       g_socket_listener_close (G_SOCKET_LISTENER (control->service));
       g_object_unref (control->service);
     }
+  g_clear_object (&control->election);
   g_object_unref (control->cluster);
   g_free (control);
 }

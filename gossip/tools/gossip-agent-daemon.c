@@ -1,8 +1,9 @@
 /* gossip-agent-daemon.c — `gossip-agent agent`: runs one cluster node.
  *
  * Threads: the cluster runs on libgossip's engine thread, which emits
- * "node-state-changed" and "node-metadata-changed". Those handlers only
- * queue a snapshot; the main thread prints events, serves the control
+ * "node-state-changed" and "node-metadata-changed", and the signals of the
+ * optional leader election (--election). Those handlers only queue a
+ * snapshot; the main thread prints events, serves the control
  * socket (gossip-agent-control.c) and runs message handlers (registered on
  * the main context). Output must not depend on the engine thread's timing
  * beyond the order in which it raised the events, which the queue keeps.
@@ -26,6 +27,12 @@
 /* How long shutdown waits for control clients to get their last replies. */
 #define DRAIN_TIMEOUT_US (2 * G_USEC_PER_SEC)
 
+/* Election defaults, documented in gossip-agent(1). A 60% quorum keeps the
+ * minority side of a partition without a leader. */
+#define ELECTION_DEFAULT_QUORUM          60
+#define ELECTION_DEFAULT_CHECK_INTERVAL  (1 * G_USEC_PER_SEC)
+#define ELECTION_DEFAULT_LEADER_TIMEOUT  (3 * G_USEC_PER_SEC)
+
 /* --- options -------------------------------------------------------------- */
 
 typedef struct {
@@ -39,6 +46,15 @@ typedef struct {
   GLogLevelFlags  log_threshold;  /* most verbose level shown */
   GPtrArray      *strings;        /* storage of generated option names and texts */
   char          **remaining;      /* arguments: none expected */
+
+  /* --election and its settings */
+  gboolean        election;
+  guint           quorum;                   /* percentage */
+  gint64          election_check_interval;  /* µs */
+  gint64          election_leader_timeout;  /* µs */
+  GHashTable     *election_criteria;        /* NULL: every node is eligible */
+  char           *election_setting;         /* first election option given, for the
+                                             * check that --election is there too */
 } AgentOptions;
 
 static void
@@ -52,6 +68,8 @@ agent_options_clear (AgentOptions *opts)
   g_clear_pointer (&opts->rpc_addr, g_free);
   g_clear_pointer (&opts->strings, g_ptr_array_unref);
   g_clear_pointer (&opts->remaining, g_strfreev);
+  g_clear_pointer (&opts->election_criteria, g_hash_table_unref);
+  g_clear_pointer (&opts->election_setting, g_free);
 }
 
 /* Settings with an option name of their own instead of the generated one
@@ -217,13 +235,14 @@ on_tag (const char *option_name,
   return TRUE;
 }
 
+/* Splits "KEY=VALUE" at the first "=": values may contain "=". */
 static gboolean
-on_meta (const char *option_name,
-         const char *value,
-         gpointer    data,
-         GError    **error)
+split_key_value (const char  *option_name,
+                 const char  *value,
+                 char       **out_key,
+                 char       **out_value,
+                 GError     **error)
 {
-  AgentOptions *opts = data;
   const char *eq = strchr (value, '=');
 
   if (eq == NULL || eq == value)
@@ -232,8 +251,159 @@ on_meta (const char *option_name,
                    _("%s: expected KEY=VALUE with a non-empty key (got \"%s\")"), option_name, value);
       return FALSE;
     }
-  g_ptr_array_add (opts->meta, g_strndup (value, eq - value));
-  g_ptr_array_add (opts->meta, g_strdup (eq + 1));
+  *out_key = g_strndup (value, eq - value);
+  *out_value = g_strdup (eq + 1);
+  return TRUE;
+}
+
+static gboolean
+on_meta (const char *option_name,
+         const char *value,
+         gpointer    data,
+         GError    **error)
+{
+  AgentOptions *opts = data;
+  char *key, *text;
+
+  if (!split_key_value (option_name, value, &key, &text, error))
+    return FALSE;
+  g_ptr_array_add (opts->meta, key);
+  g_ptr_array_add (opts->meta, text);
+  return TRUE;
+}
+
+/* Remembers that an option only meaningful with --election was given. */
+static void
+note_election_setting (AgentOptions *opts,
+                       const char   *option_name)
+{
+  if (opts->election_setting == NULL)
+    opts->election_setting = g_strdup (option_name);
+}
+
+static gboolean
+on_quorum (const char *option_name,
+           const char *value,
+           gpointer    data,
+           GError    **error)
+{
+  AgentOptions *opts = data;
+  guint64 pct;
+
+  note_election_setting (opts, option_name);
+  if (!g_ascii_string_to_unsigned (value, 10, 1, 100, &pct, NULL))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("%s: expected a percentage from 1 to 100 (got \"%s\")"), option_name, value);
+      return FALSE;
+    }
+  opts->quorum = (guint) pct;
+  return TRUE;
+}
+
+/* A positive duration: Go syntax ("1.5s", "500ms") or a number of seconds,
+ * as the generated duration options take. */
+static gboolean
+parse_positive_duration (const char  *option_name,
+                         const char  *value,
+                         gint64      *out_usec,
+                         GError     **error)
+{
+  gint64 usec = 0;
+  char *end = NULL;
+  double seconds;
+
+  seconds = g_ascii_strtod (value, &end);
+  if (value[0] != '\0' && !g_ascii_isspace (value[0]) && end != value && *end == '\0')
+    {
+      /* Bounded well below G_MAXINT64 µs so that the sums the election
+       * makes with it cannot overflow. */
+      if (seconds * G_USEC_PER_SEC >= 1.0 && seconds < 1e9)
+        usec = (gint64) (seconds * G_USEC_PER_SEC);
+    }
+  else if (!gossip_parse_duration (value, &usec, NULL) || usec > (gint64) 1e9 * G_USEC_PER_SEC)
+    usec = 0;
+
+  if (usec <= 0)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("%s: expected a positive duration such as \"1s\" or \"500ms\" (got \"%s\")"),
+                   option_name, value);
+      return FALSE;
+    }
+  *out_usec = usec;
+  return TRUE;
+}
+
+static gboolean
+on_election_check_interval (const char *option_name,
+                            const char *value,
+                            gpointer    data,
+                            GError    **error)
+{
+  AgentOptions *opts = data;
+
+  note_election_setting (opts, option_name);
+  return parse_positive_duration (option_name, value, &opts->election_check_interval, error);
+}
+
+static gboolean
+on_election_leader_timeout (const char *option_name,
+                            const char *value,
+                            gpointer    data,
+                            GError    **error)
+{
+  AgentOptions *opts = data;
+
+  note_election_setting (opts, option_name);
+  return parse_positive_duration (option_name, value, &opts->election_leader_timeout, error);
+}
+
+static gboolean
+on_election_criteria (const char *option_name,
+                      const char *value,
+                      gpointer    data,
+                      GError    **error)
+{
+  AgentOptions *opts = data;
+  char *key, *text;
+
+  note_election_setting (opts, option_name);
+  if (!split_key_value (option_name, value, &key, &text, error))
+    return FALSE;
+  if (opts->election_criteria == NULL)
+    opts->election_criteria = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  /* A key given twice: the last value counts, as for --meta. */
+  g_hash_table_replace (opts->election_criteria, key, text);
+  return TRUE;
+}
+
+/* The election settings together, once every option is parsed. */
+static gboolean
+check_election_options (AgentOptions  *opts,
+                        GError       **error)
+{
+  if (!opts->election)
+    {
+      if (opts->election_setting == NULL)
+        return TRUE;
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("%s only applies with --election"), opts->election_setting);
+      return FALSE;
+    }
+  if (opts->election_leader_timeout < opts->election_check_interval)
+    {
+      g_autofree char *timeout = gossip_format_duration (opts->election_leader_timeout);
+      g_autofree char *interval = gossip_format_duration (opts->election_check_interval);
+
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--election-leader-timeout (%s) must not be shorter than "
+                     "--election-check-interval (%s)"), timeout, interval);
+      return FALSE;
+    }
+  if (opts->election_criteria != NULL &&
+      !gossip_criteria_check (opts->election_criteria, "--election-criteria", error))
+    return FALSE;
   return TRUE;
 }
 
@@ -345,6 +515,20 @@ build_entries (AgentOptions *opts)
     CALLBACK_ENTRY ("handle", 'H', 0, on_handle,
                     N_("Print messages of this type and answer its requests with an echo (repeatable)"),
                     N_("TYPE")),
+    { "election", 0, 0, G_OPTION_ARG_NONE, &opts->election,
+      N_("Take part in a leader election: the lowest eligible node id leads"), NULL },
+    CALLBACK_ENTRY ("quorum", 0, 0, on_quorum,
+                    N_("Percentage of the known eligible nodes that must be alive for a leader, "
+                       "1 to 100 (default: 60)"), N_("PCT")),
+    CALLBACK_ENTRY ("election-check-interval", 0, 0, on_election_check_interval,
+                    N_("Period of the election checks and leader heartbeats (default: 1s)"),
+                    N_("DURATION")),
+    CALLBACK_ENTRY ("election-leader-timeout", 0, 0, on_election_leader_timeout,
+                    N_("Heartbeat silence after which the leader is lost (default: 3s)"),
+                    N_("DURATION")),
+    CALLBACK_ENTRY ("election-criteria", 0, 0, on_election_criteria,
+                    N_("Only nodes whose metadata matches may lead (repeatable; VALUE \"*\": the "
+                       "key is present, \"~TEXT\": the value contains TEXT)"), N_("KEY=VALUE")),
     { "rpc-addr", 'r', 0, G_OPTION_ARG_STRING, &opts->rpc_addr,
       N_("Control socket address, or \"none\" (default: 127.0.0.1:7373)"), N_("HOST:PORT") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &opts->json, N_("Print events as JSON lines"), NULL },
@@ -402,13 +586,17 @@ build_entries (AgentOptions *opts)
 typedef enum {
   PENDING_STATE,
   PENDING_METADATA,
+  PENDING_ELECTION,
 } PendingKind;
 
 typedef struct {
   PendingKind  kind;
-  GossipNode  *node;
+  GossipNode  *node;        /* NULL for an election event about an unknown node */
   int          old_state;
   int          new_state;
+  const char  *event;       /* PENDING_ELECTION: the event name */
+  char        *node_id;     /* PENDING_ELECTION: the node the event is about */
+  guint64      term;        /* PENDING_ELECTION */
   gint64       time;
 } Pending;
 
@@ -421,6 +609,8 @@ typedef struct {
   AgentOptions   *opts;
   GMainLoop      *loop;
   GossipCluster  *cluster;
+  GossipLeaderElection *election; /* NULL without --election */
+  gboolean        is_leader;      /* as the printed events tell */
   AgentControl   *control;
   char           *rpc_bound;      /* real control address, NULL for none */
   GCancellable   *cancellable;    /* the join */
@@ -442,7 +632,8 @@ typedef struct {
 static void
 pending_free (Pending *p)
 {
-  gossip_node_unref (p->node);
+  g_clear_pointer (&p->node, gossip_node_unref);
+  g_free (p->node_id);
   g_free (p);
 }
 
@@ -500,8 +691,16 @@ flush_pending (Agent *agent)
 
       if (p->kind == PENDING_STATE)
         event = agent_event_new (state_event_name (p->old_state, p->new_state), p->node, p->time);
-      else
+      else if (p->kind == PENDING_METADATA)
         event = agent_event_new ("member-update", p->node, p->time);
+      else
+        {
+          event = agent_election_event_new (p->event, p->node_id, p->node, p->term, p->time);
+          if (strcmp (p->event, "became-leader") == 0)
+            agent->is_leader = TRUE;
+          else if (strcmp (p->event, "stepped-down") == 0)
+            agent->is_leader = FALSE;
+        }
       emit_event (agent, event);
       pending_free (p);
     }
@@ -523,18 +722,9 @@ flush_pending_cb (gpointer user_data)
  * g_main_context_invoke() could run the callback right here when the main
  * context happens to be free (before the loop runs), on the wrong thread. */
 static void
-queue_pending (Agent      *agent,
-               PendingKind kind,
-               GossipNode *node,
-               int         old_state,
-               int         new_state)
+push_pending (Agent   *agent,
+              Pending *p)
 {
-  Pending *p = g_new0 (Pending, 1);
-
-  p->kind = kind;
-  p->node = gossip_node_ref (node);
-  p->old_state = old_state;
-  p->new_state = new_state;
   p->time = g_get_real_time ();
 
   g_mutex_lock (&agent->lock);
@@ -551,6 +741,73 @@ queue_pending (Agent      *agent,
       agent->flush_scheduled = TRUE;
     }
   g_mutex_unlock (&agent->lock);
+}
+
+static void
+queue_pending (Agent      *agent,
+               PendingKind kind,
+               GossipNode *node,
+               int         old_state,
+               int         new_state)
+{
+  Pending *p = g_new0 (Pending, 1);
+
+  p->kind = kind;
+  p->node = gossip_node_ref (node);
+  p->old_state = old_state;
+  p->new_state = new_state;
+  push_pending (agent, p);
+}
+
+/* Engine thread (or the thread that started or stopped the election, which
+ * may run its first check itself): the election signals carry a node id. */
+static void
+queue_election (Agent      *agent,
+                const char *event,
+                const char *node_id)
+{
+  Pending *p = g_new0 (Pending, 1);
+
+  p->kind = PENDING_ELECTION;
+  p->event = event;
+  p->node_id = g_strdup (node_id);
+  /* A snapshot now: by the time the main thread prints, the node may have
+   * changed state or be gone. */
+  p->node = gossip_cluster_get_node (agent->cluster, node_id);
+  p->term = gossip_leader_election_get_term (agent->election);
+  push_pending (agent, p);
+}
+
+static void
+on_leader_elected (GossipLeaderElection *election,
+                   const char           *leader_id,
+                   gpointer              user_data)
+{
+  queue_election (user_data, "leader-elected", leader_id);
+}
+
+static void
+on_leader_lost (GossipLeaderElection *election,
+                const char           *leader_id,
+                gpointer              user_data)
+{
+  queue_election (user_data, "leader-lost", leader_id);
+}
+
+static void
+on_became_leader (GossipLeaderElection *election,
+                  const char           *node_id,
+                  gpointer              user_data)
+{
+  queue_election (user_data, "became-leader", node_id);
+}
+
+static void
+on_stepped_down (GossipLeaderElection *election,
+                 const char           *node_id,
+                 gpointer              user_data)
+{
+  queue_election (user_data, "stepped-down", node_id);
 }
 
 static void
@@ -609,6 +866,21 @@ on_user_message (GossipCluster *cluster,
 
 /* --- startup and shutdown ------------------------------------------------- */
 
+/* Called once the node knows the members it could reach: a joining node
+ * then sees other eligible nodes and listens for an incumbent's heartbeat
+ * instead of electing itself alone, which would give every joiner a term of
+ * its own to resolve. */
+static void
+start_election (Agent *agent)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (agent->election == NULL || agent->shutting_down)
+    return;
+  if (!gossip_leader_election_start (agent->election, &error))
+    g_warning (_("cannot start the leader election: %s"), error->message);
+}
+
 static void
 on_join_done (GObject      *source,
               GAsyncResult *result,
@@ -624,9 +896,8 @@ on_join_done (GObject      *source,
     {
       if (!agent->shutting_down)
         g_warning (_("join failed: %s"), error->message);
-      return;
     }
-  if (!agent->shutting_down)
+  else if (!agent->shutting_down)
     {
       g_autoptr(JsonObject) event = agent_event_new ("agent-join", NULL, g_get_real_time ());
 
@@ -634,6 +905,34 @@ on_join_done (GObject      *source,
       json_object_set_int_member (event, "peers", agent->opts->joins->len);
       emit_event (agent, event);
     }
+  /* Even alone (nobody answered): a node that cannot reach its peers may
+   * lead the side it is on while its quorum allows. */
+  start_election (agent);
+}
+
+/* Stops the election before the leave, so that the node neither keeps nor
+ * takes the leadership while it goes away; its peers elect another leader
+ * as soon as they see it leaving. */
+static void
+stop_election (Agent *agent)
+{
+  g_autoptr(GossipNode) local = NULL;
+  g_autoptr(JsonObject) event = NULL;
+
+  if (agent->election == NULL)
+    return;
+  gossip_leader_election_stop (agent->election);
+  /* The events raised before the stop come first. */
+  flush_pending (agent);
+  if (!agent->is_leader)
+    return;
+  /* The election stops silently; say that this leader is gone. */
+  agent->is_leader = FALSE;
+  local = gossip_cluster_get_local_node (agent->cluster);
+  event = agent_election_event_new ("stepped-down", gossip_node_get_id (local), local,
+                                    gossip_leader_election_get_term (agent->election),
+                                    g_get_real_time ());
+  emit_event (agent, event);
 }
 
 static gboolean
@@ -721,6 +1020,7 @@ begin_shutdown (Agent *agent)
   local = gossip_cluster_get_local_node (agent->cluster);
   event = agent_event_new ("agent-leave", local, g_get_real_time ());
   emit_event (agent, event);
+  stop_election (agent);
 
   agent->n_pending_ops++;
   task = g_task_new (NULL, NULL, on_leave_done, agent);
@@ -810,6 +1110,25 @@ setup_cluster (Agent   *agent,
         g_prefix_error (error, "--meta %s: ", (const char *) opts->meta->pdata[i]);
         return FALSE;
       }
+
+  /* Created now, so that its heartbeat type is claimed before peers can
+   * send heartbeats; started once the join is done (start_election()). */
+  if (opts->election)
+    {
+      agent->election = gossip_leader_election_new (agent->cluster, opts->election_check_interval,
+                                                    opts->election_leader_timeout,
+                                                    GOSSIP_ELECTION_DEFAULT_HEARTBEAT_TYPE,
+                                                    opts->quorum, opts->election_criteria, error);
+      if (agent->election == NULL)
+        {
+          g_prefix_error (error, "--election: ");
+          return FALSE;
+        }
+      g_signal_connect (agent->election, "elected", G_CALLBACK (on_leader_elected), agent);
+      g_signal_connect (agent->election, "lost", G_CALLBACK (on_leader_lost), agent);
+      g_signal_connect (agent->election, "became-leader", G_CALLBACK (on_became_leader), agent);
+      g_signal_connect (agent->election, "stepped-down", G_CALLBACK (on_stepped_down), agent);
+    }
   return TRUE;
 }
 
@@ -845,7 +1164,7 @@ run_agent (AgentOptions   *opts,
    * joined and immediately went away behind. */
   if (rpc_address != NULL)
     {
-      agent.control = agent_control_new (agent.cluster, control_leave, &agent);
+      agent.control = agent_control_new (agent.cluster, agent.election, control_leave, &agent);
       if (!agent_control_listen (agent.control, rpc_address, &agent.rpc_bound, &error))
         {
           agent.exit_status = agent_fail ("agent", "%s", error->message);
@@ -875,12 +1194,21 @@ run_agent (AgentOptions   *opts,
                                  agent.cancellable, on_join_done, &agent);
       g_ptr_array_set_size (opts->joins, opts->joins->len - 1);
     }
+  else
+    start_election (&agent);
 
   g_main_loop_run (agent.loop);
 
 out:
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
+  if (agent.election != NULL)
+    {
+      /* Stopping the cluster stops the election too; after either, it
+       * raises no more signals. */
+      gossip_leader_election_stop (agent.election);
+      g_signal_handlers_disconnect_by_data (agent.election, &agent);
+    }
   if (agent.cluster != NULL)
     {
       gossip_cluster_stop (agent.cluster);
@@ -900,6 +1228,7 @@ out:
       /* else: a client still holds a connection at exit; the process ends
        * anyway, and freeing would leave its callbacks dangling. */
     }
+  g_clear_object (&agent.election);
   g_clear_object (&agent.cluster);
   g_clear_object (&agent.cancellable);
   g_clear_pointer (&agent.loop, g_main_loop_unref);
@@ -930,6 +1259,9 @@ agent_command_agent (int argc, char **argv)
   opts.handle_types = g_array_new (FALSE, FALSE, sizeof (guint));
   opts.strings = g_ptr_array_new_with_free_func (g_free);
   opts.log_threshold = G_LOG_LEVEL_MESSAGE;
+  opts.quorum = ELECTION_DEFAULT_QUORUM;
+  opts.election_check_interval = ELECTION_DEFAULT_CHECK_INTERVAL;
+  opts.election_leader_timeout = ELECTION_DEFAULT_LEADER_TIMEOUT;
 
   context = g_option_context_new (NULL);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
@@ -953,6 +1285,11 @@ agent_command_agent (int argc, char **argv)
   if (opts.remaining != NULL && opts.remaining[0] != NULL)
     {
       status = agent_usage_error ("agent", _("unexpected argument \"%s\""), opts.remaining[0]);
+      goto out;
+    }
+  if (!check_election_options (&opts, &error))
+    {
+      status = agent_usage_error ("agent", "%s", error->message);
       goto out;
     }
 

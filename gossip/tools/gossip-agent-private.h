@@ -45,6 +45,7 @@ int agent_command_request     (int argc, char **argv);
 int agent_command_leave       (int argc, char **argv);
 int agent_command_set_meta    (int argc, char **argv);
 int agent_command_delete_meta (int argc, char **argv);
+int agent_command_leader      (int argc, char **argv);
 
 /* Prints "gossip-agent COMMAND: MESSAGE (see 'gossip-agent COMMAND --help')"
  * on one line to stderr and returns AGENT_EXIT_USAGE. */
@@ -76,6 +77,11 @@ JsonNode *agent_payload_to_json    (GVariant *payload);
 
 /* A new event object {"time": @real_time_us, "event": @event[, "node": @node]}. */
 JsonObject *agent_event_new        (const char *event, GossipNode *node, gint64 real_time_us);
+/* An election event ("leader-elected", "leader-lost", "became-leader",
+ * "stepped-down") about @node_id: {"time", "event", "node", "term"}, with
+ * @node's object, or {"id": @node_id} when the node is not known (NULL). */
+JsonObject *agent_election_event_new (const char *event, const char *node_id, GossipNode *node,
+                                      guint64 term, gint64 real_time_us);
 /* One output line (no newline) for an event object: compact JSON, or the
  * human form "TIME EVENT ID ADDR ...". */
 char     *agent_event_format       (JsonObject *event, gboolean as_json);
@@ -103,7 +109,9 @@ typedef void (*AgentLeaveReply) (gpointer reply_data, const GError *error);
  * leave is done, before the agent stops the control socket. */
 typedef void (*AgentLeaveFunc)  (gpointer agent, AgentLeaveReply reply, gpointer reply_data);
 
-AgentControl *agent_control_new       (GossipCluster *cluster, AgentLeaveFunc leave, gpointer agent);
+/* @election (nullable) answers the "leader" command; NULL without --election. */
+AgentControl *agent_control_new       (GossipCluster *cluster, GossipLeaderElection *election,
+                                       AgentLeaveFunc leave, gpointer agent);
 gboolean      agent_control_listen    (AgentControl *control, GSocketAddress *address,
                                        char **out_bound, GError **error);
 /* Queues @line (one JSON event, no newline) to every monitor connection. */

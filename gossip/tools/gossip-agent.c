@@ -33,6 +33,8 @@ static const Command commands[] = {
   { "set-meta",    N_("Set a metadata key of a running agent's node"), agent_command_set_meta },
   { "delete-meta", N_("Delete a metadata key of a running agent's node"),
     agent_command_delete_meta },
+  { "leader",      N_("Show the leader elected by a running agent's election"),
+    agent_command_leader },
 };
 
 static void
