@@ -338,6 +338,89 @@ test_request_reply (void)
   free_cluster (nodes, 2);
 }
 
+/* A handler that blocks for 5 s on its own context must not stall the
+ * engine: its node keeps answering probes and is never suspected. */
+typedef struct {
+  GMainContext *context;
+  GMainLoop    *loop;
+  gint          entered;
+  gint          finished;
+} SlowConsumer;
+
+static gpointer
+slow_consumer_thread (gpointer data)
+{
+  SlowConsumer *sc = data;
+  g_main_context_push_thread_default (sc->context);
+  g_main_loop_run (sc->loop);
+  g_main_context_pop_thread_default (sc->context);
+  return NULL;
+}
+
+static void
+on_slow_message (GossipCluster *cluster, GossipMessage *message, gpointer user_data)
+{
+  SlowConsumer *sc = user_data;
+  g_atomic_int_set (&sc->entered, 1);
+  g_usleep (5 * G_USEC_PER_SEC);
+  g_atomic_int_set (&sc->finished, 1);
+}
+
+static gboolean
+slow_entered (gpointer data)
+{
+  return g_atomic_int_get (&((SlowConsumer *) data)->entered) == 1;
+}
+
+static gboolean
+slow_finished (gpointer data)
+{
+  return g_atomic_int_get (&((SlowConsumer *) data)->finished) == 1;
+}
+
+static void
+on_state_count_suspect (GossipCluster *cluster, GossipNode *node, int old_state, int new_state, gpointer data)
+{
+  if (new_state != GOSSIP_NODE_ALIVE)
+    g_atomic_int_inc ((gint *) data);
+}
+
+static void
+test_slow_handler (void)
+{
+  g_autoptr(GossipConfig) config = fast_config ();
+  GossipCluster **nodes = make_cluster (3, config);
+  Group g = { nodes, 3, 3 };
+  SlowConsumer sc = { 0 };
+  GThread *thread;
+  g_autoptr(GError) error = NULL;
+  gint non_alive = 0;
+
+  g_assert_true (wait_for (all_see_alive, &g, WAIT_TIMEOUT_S));
+  sc.context = g_main_context_new ();
+  sc.loop = g_main_loop_new (sc.context, FALSE);
+  thread = g_thread_new ("slow-consumer", slow_consumer_thread, &sc);
+  g_assert_true (gossip_cluster_handle (nodes[2], 210, FALSE, sc.context, on_slow_message, &sc, NULL, &error));
+  g_signal_connect (nodes[0], "node-state-changed", G_CALLBACK (on_state_count_suspect), &non_alive);
+  g_signal_connect (nodes[1], "node-state-changed", G_CALLBACK (on_state_count_suspect), &non_alive);
+
+  g_assert_true (gossip_cluster_send_to (nodes[0], gossip_cluster_get_node_id (nodes[2]), 210,
+                                         g_variant_new_string ("block"), GOSSIP_SEND_RELIABLE, &error));
+  g_assert_true (wait_for (slow_entered, &sc, WAIT_TIMEOUT_S));
+  /* While the handler sleeps (25 probe periods), probes keep being answered. */
+  g_assert_true (wait_for (slow_finished, &sc, WAIT_TIMEOUT_S));
+  g_assert_cmpint (g_atomic_int_get (&non_alive), ==, 0);
+  g_assert_cmpuint (gossip_cluster_count (nodes[0], GOSSIP_NODE_ALIVE), ==, 3);
+
+  g_signal_handlers_disconnect_by_data (nodes[0], &non_alive);
+  g_signal_handlers_disconnect_by_data (nodes[1], &non_alive);
+  free_cluster (nodes, 3);
+  g_main_loop_quit (sc.loop);
+  g_thread_join (thread);
+  g_main_loop_unref (sc.loop);
+  g_main_context_unref (sc.context);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -351,6 +434,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/cluster/broadcast/unreliable", GINT_TO_POINTER (FALSE), test_broadcast);
   g_test_add_data_func ("/cluster/broadcast/reliable", GINT_TO_POINTER (TRUE), test_broadcast);
   g_test_add_func ("/cluster/request-reply", test_request_reply);
+  g_test_add_func ("/cluster/slow-handler", test_slow_handler);
 
   return g_test_run ();
 }
