@@ -7,35 +7,10 @@
 #include <string.h>
 #include <gossip/gossip.h>
 
+#include "test-util.h"
+
 #define WAIT_S 20.0
 
-typedef gboolean (*Condition) (gpointer data);
-
-static gboolean
-wait_for (Condition cond, gpointer data, double timeout_s)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
-  while (!cond (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        return cond (data);
-      g_usleep (5000);
-    }
-  return TRUE;
-}
-
-static GossipConfig *
-fast_config (void)
-{
-  g_autoptr(GError) error = NULL;
-  GossipConfig *c = gossip_config_new ();
-  g_assert_true (gossip_config_set_string (c, "bind_addr", "127.0.0.1:0", &error));
-  g_assert_true (gossip_config_set_string (c, "health_check_interval", "200ms", &error));
-  g_assert_true (gossip_config_set_string (c, "suspect_timeout", "150ms", &error));
-  g_assert_true (gossip_config_set_string (c, "dead_node_timeout", "1s", &error));
-  g_assert_true (gossip_config_set_string (c, "metadata_gossip_interval", "100ms", &error));
-  return c;
-}
 
 typedef struct {
   GossipCluster **nodes;

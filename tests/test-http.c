@@ -12,6 +12,8 @@
 #include <libsoup/soup.h>
 
 #include <gossip/gossip.h>
+
+#include "test-util.h"
 #include "gossip-frame-private.h"
 
 /* ---------------------------------------------------------------------------
@@ -978,23 +980,6 @@ test_https_peer (void)
 
 #define WAIT_TIMEOUT_S 20
 
-typedef gboolean (*Condition) (gpointer data);
-
-/* Polls @cond until it holds or the deadline passes; returns the result. */
-static gboolean
-wait_for (Condition cond, gpointer data, double timeout_s)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
-
-  while (!cond (data))
-    {
-      if (g_get_monotonic_time () > deadline)
-        return cond (data);
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (5000);
-    }
-  return TRUE;
-}
 
 static GossipConfig *
 http_config (void)
