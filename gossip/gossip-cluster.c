@@ -1162,10 +1162,10 @@ async_call_cb (gpointer user_data)
 
 /* Runs @func(@data) on the engine thread without waiting (inline when the
  * caller can own the engine context), then flushes the events it raised. */
-static void
-engine_invoke_async (GossipCluster *self,
-                     GSourceFunc    func,
-                     gpointer       data)
+void
+_gossip_cluster_invoke_async (GossipCluster *self,
+                              GSourceFunc    func,
+                              gpointer       data)
 {
   AsyncCall *call;
 
@@ -1247,7 +1247,7 @@ gossip_cluster_join_async (GossipCluster      *cluster,
   call->self = g_object_ref (cluster);
   call->peers = (char **) g_ptr_array_free (g_steal_pointer (&list), FALSE);
   call->task = g_steal_pointer (&task);
-  engine_invoke_async (cluster, engine_join, call);
+  _gossip_cluster_invoke_async (cluster, engine_join, call);
 }
 
 /**
@@ -1385,7 +1385,7 @@ gossip_cluster_leave (GossipCluster *cluster,
     call = g_new0 (LeaveCall, 1);
     call->self = g_object_ref (cluster);
     call->task = g_task_new (cluster, NULL, sync_result_cb, &sr);
-    engine_invoke_async (cluster, engine_leave, call);
+    _gossip_cluster_invoke_async (cluster, engine_leave, call);
   });
   ok = g_task_propagate_boolean (G_TASK (sr.result), error);
   g_object_unref (sr.result);
@@ -2192,7 +2192,7 @@ gossip_tick_unref (GossipTick *tick)
   if (!g_atomic_int_dec_and_test (&tick->ref_count))
     return;
   /* The tick's reference on the cluster keeps it alive until the engine ran. */
-  engine_invoke_async (tick->cluster, engine_tick_done, tick->cluster);
+  _gossip_cluster_invoke_async (tick->cluster, engine_tick_done, tick->cluster);
   g_free (tick);
 }
 

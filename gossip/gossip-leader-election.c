@@ -3,11 +3,19 @@
  * Every node runs the same deterministic rule on its own view: among the
  * eligible nodes that are alive, the lowest id leads. A node that elects
  * itself raises its term and sends heartbeats every check_interval; others
- * follow the leader whose heartbeats they accept (higher term wins; on equal
- * terms the lower id). A healthy incumbent is kept: a node only elects when
- * it has no valid leader (heartbeat older than leader_timeout, leader not
- * alive or not eligible, or no quorum), and a node that starts beside other
- * eligible nodes first listens for one leader_timeout.
+ * follow the leader whose heartbeats they accept (without a leader, the
+ * first heard; else higher term wins; on equal terms the lower id). A node
+ * never takes another one as leader before hearing its heartbeat, so no
+ * node announces a leader that is dead but not yet detected or that is on
+ * the other side of a partition. A healthy incumbent is kept: a node only
+ * elects when it has no valid leader (heartbeat older than leader_timeout,
+ * leader not alive or not eligible, or no quorum), it takes back a leader
+ * heard within leader_timeout that is usable again rather than a lower id,
+ * and a node that starts beside other eligible nodes, or regains the quorum
+ * (a partition healed), first listens for one leader_timeout. A leader
+ * whose heartbeats timed out is no candidate until it is heard again, even
+ * while the failure detector still sees it alive: the crash of a leader is
+ * followed by a new one within leader_timeout + check_interval.
  *
  * Quorum (fixing the original's self-comparison): a leader needs at least
  * max(1, ceil(known × quorum_percentage / 100)) eligible alive nodes, where
@@ -64,15 +72,19 @@ struct _GossipLeaderElection
   char          *leader_id;
   gboolean       has_leader;
   gboolean       is_leader;
-  guint64        term;
+  guint64        term;               /* highest term seen or used */
+  guint64        leader_term;        /* the current leader's term */
   gint64         leader_time;        /* ts carried by the accepted heartbeat */
   gint64         last_heartbeat;     /* local clock */
+  char          *heard_id;           /* sender of the last accepted heartbeat */
+  gint64         heard_time;         /* local clock */
   gboolean       started;
   gboolean       stopped;
 
   /* engine thread only */
   guint          timer;
   gint64         listen_until;
+  gboolean       quorum_lost;        /* the last check found no quorum */
   GHashTable    *departed;           /* ids seen leaving */
   gulong         state_handler;
   gboolean       handler_registered;
@@ -111,8 +123,10 @@ typedef struct {
   gboolean local_eligible;
 } View;
 
+/* @silent (nullable): a node whose heartbeats timed out, no candidate. */
 static void
 compute_view (GossipLeaderElection *self,
+              const char           *silent,
               View                 *v)
 {
   g_autoptr(GPtrArray) nodes = gossip_cluster_get_nodes (self->cluster);
@@ -134,6 +148,8 @@ compute_view (GossipLeaderElection *self,
       if (s == GOSSIP_NODE_ALIVE)
         {
           v->alive++;
+          if (g_strcmp0 (id, silent) == 0)
+            continue;
           if (v->lowest == NULL || strcmp (id, v->lowest) < 0)
             {
               g_free (v->lowest);
@@ -211,8 +227,12 @@ emit_events (GossipLeaderElection *self,
     }
 }
 
+/* @reliable: over streams to every alive node. The first heartbeat of a
+ * term goes that way: followers take a new leader only once they hear it,
+ * and a best-effort broadcast misses a node now and then. */
 static void
-send_heartbeat (GossipLeaderElection *self)
+send_heartbeat (GossipLeaderElection *self,
+                gboolean              reliable)
 {
   GVariantBuilder b;
   g_autoptr(GError) error = NULL;
@@ -228,8 +248,8 @@ send_heartbeat (GossipLeaderElection *self)
   g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
   g_variant_builder_add (&b, "{sv}", "term", g_variant_new_int64 ((gint64) term));
   g_variant_builder_add (&b, "{sv}", "ts", g_variant_new_int64 (ts));
-  if (!_gossip_cluster_send_internal (self->cluster, NULL, self->heartbeat_type,
-                                      g_variant_builder_end (&b), GOSSIP_SEND_NONE, &error))
+  if (!_gossip_cluster_send_internal (self->cluster, NULL, self->heartbeat_type, g_variant_builder_end (&b),
+                                      reliable ? GOSSIP_SEND_RELIABLE : GOSSIP_SEND_NONE, &error))
     g_debug ("heartbeat not sent: %s", error->message);
 }
 
@@ -264,10 +284,23 @@ check (GossipLeaderElection *self)
 {
   g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_free);
   const char *local = gossip_cluster_get_node_id (self->cluster);
+  g_autofree char *silent = NULL;
+  g_autofree char *heard = NULL;
+  const char *candidate;
   View v;
   gboolean heartbeat = FALSE;
+  gboolean new_term = FALSE;
 
-  compute_view (self, &v);
+  /* A followed leader silent for longer than leader_timeout: re-electing it
+   * because the failure detector has not noticed yet would keep a dead
+   * leader (and refresh its timeout) for as long as detection takes. */
+  g_mutex_lock (&self->lock);
+  if (self->has_leader && !self->is_leader && now (self) - self->last_heartbeat > self->leader_timeout)
+    silent = g_strdup (self->leader_id);
+  if (self->heard_id != NULL && now (self) - self->heard_time <= self->leader_timeout)
+    heard = g_strdup (self->heard_id);
+  g_mutex_unlock (&self->lock);
+  compute_view (self, silent, &v);
 
   g_mutex_lock (&self->lock);
   if (self->stopped)
@@ -286,11 +319,22 @@ check (GossipLeaderElection *self)
       queue_event (events, SIGNAL_LOST, local);
     }
   else if (valid_leader_locked (self, &v))
-    heartbeat = self->is_leader;
+    {
+      heartbeat = self->is_leader;
+      self->quorum_lost = FALSE;
+    }
   else if (!quorum_ok (self, &v) || v.lowest == NULL)
     {
       if (self->has_leader)
         set_leader_locked (self, NULL, events);
+      self->quorum_lost = TRUE;
+    }
+  else if (self->quorum_lost && !self->has_leader && v.alive > 1)
+    {
+      /* The quorum is back (a partition healed): as at start, listen for
+       * the incumbent of the side that kept it before electing. */
+      self->quorum_lost = FALSE;
+      self->listen_until = now (self) + self->leader_timeout;
     }
   else if (now (self) < self->listen_until && !self->has_leader)
     {
@@ -298,23 +342,40 @@ check (GossipLeaderElection *self)
     }
   else
     {
-      if (g_str_equal (v.lowest, local))
+      /* The lowest id, unless a leader heard within leader_timeout (one
+       * that dropped out of alive for a moment, say) is usable again:
+       * the incumbent is kept rather than replaced by a lower id. */
+      candidate = v.lowest;
+      if (heard != NULL && !g_str_equal (heard, local) && leader_usable (self, heard))
+        candidate = heard;
+      self->quorum_lost = FALSE;
+      if (self->has_leader && !g_str_equal (self->leader_id, candidate))
+        set_leader_locked (self, NULL, events);
+      if (g_str_equal (candidate, local))
         {
           if (!self->is_leader)
-            self->term++;
+            {
+              self->term++;
+              new_term = TRUE;
+            }
+          self->leader_term = self->term;
           heartbeat = TRUE;
+          set_leader_locked (self, candidate, events);
         }
-      if (self->has_leader && self->leader_id && !g_str_equal (self->leader_id, v.lowest))
-        set_leader_locked (self, NULL, events);
-      set_leader_locked (self, v.lowest, events);
-      self->last_heartbeat = now (self);
-      self->leader_time = self->last_heartbeat;
+      else if (candidate == heard)
+        {
+          set_leader_locked (self, candidate, events);
+          self->last_heartbeat = self->heard_time;
+        }
+      /* Otherwise the candidate leads once its heartbeat arrives. Taking
+       * it as leader now would announce a node that never leads: one dead
+       * but not yet detected, or one on the other side of a partition. */
     }
   g_mutex_unlock (&self->lock);
   g_free (v.lowest);
 
   if (heartbeat)
-    send_heartbeat (self);
+    send_heartbeat (self, new_term);
   emit_events (self, events);
 }
 
@@ -351,7 +412,9 @@ on_heartbeat (GossipCluster *cluster,
       !g_variant_lookup (payload, "term", "x", &term) || !g_variant_lookup (payload, "ts", "x", &ts) ||
       term < 0)
     return;
-  if (!eligible_meta (self, sender))
+  /* Only from a known, alive and eligible node: a leader we could not
+   * keep anyway (§21.5) would be accepted and lost on every check. */
+  if (!leader_usable (self, sid))
     return;
 
   g_mutex_lock (&self->lock);
@@ -360,20 +423,24 @@ on_heartbeat (GossipCluster *cluster,
       g_mutex_unlock (&self->lock);
       return;
     }
-  if ((guint64) term > self->term)
+  if (!self->has_leader || g_strcmp0 (sid, self->leader_id) == 0)
+    /* Without a leader, the first one heard, whatever its term (ours may
+     * have grown on another side of a partition); our own leader always. */
     accept = TRUE;
-  else if ((guint64) term < self->term)
-    accept = FALSE;
-  else if (!self->has_leader || g_strcmp0 (sid, self->leader_id) == 0)
-    accept = TRUE;
+  else if ((guint64) term != self->leader_term)
+    accept = (guint64) term > self->leader_term;
   else
     accept = strcmp (sid, self->leader_id) < 0;
 
   if (accept)
     {
-      self->term = (guint64) term;
+      self->term = MAX (self->term, (guint64) term);
+      self->leader_term = (guint64) term;
       self->leader_time = ts;
       self->last_heartbeat = now (self);
+      g_free (self->heard_id);
+      self->heard_id = g_strdup (sid);
+      self->heard_time = self->last_heartbeat;
       if (g_strcmp0 (sid, self->leader_id) != 0 || !self->has_leader)
         {
           if (self->has_leader)
@@ -432,6 +499,7 @@ gossip_leader_election_finalize (GObject *object)
   g_clear_pointer (&self->criteria, g_hash_table_unref);
   g_clear_pointer (&self->departed, g_hash_table_unref);
   g_free (self->leader_id);
+  g_free (self->heard_id);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (gossip_leader_election_parent_class)->finalize (object);
 }
@@ -605,7 +673,7 @@ engine_start (gpointer data)
 
   self->state_handler = g_signal_connect (self->cluster, "node-state-changed",
                                           G_CALLBACK (on_state_changed), self);
-  compute_view (self, &v);
+  compute_view (self, NULL, &v);
   /* Beside other eligible nodes, listen for an incumbent's heartbeat first. */
   self->listen_until = v.alive > 1 ? now (self) + self->leader_timeout : 0;
   g_free (v.lowest);
@@ -749,7 +817,7 @@ gossip_leader_election_has_leader (GossipLeaderElection *election)
   gboolean r;
 
   g_return_val_if_fail (GOSSIP_IS_LEADER_ELECTION (election), FALSE);
-  compute_view (election, &v);
+  compute_view (election, NULL, &v);
   g_mutex_lock (&election->lock);
   r = !election->stopped && valid_leader_locked (election, &v);
   g_mutex_unlock (&election->lock);

@@ -783,7 +783,8 @@ queue_send_unchecked (GossipCluster *self,
   call->tag = g_strdup (tag);
   if (target)
     memcpy (call->target, target, GOSSIP_UUID_SIZE);
-  _gossip_cluster_invoke_sync (self, engine_send, call);
+  /* Ordered with other calls into the engine, without waiting for it. */
+  _gossip_cluster_invoke_async (self, engine_send, call);
   return TRUE;
 }
 
@@ -1213,7 +1214,7 @@ gossip_cluster_send_request_async (GossipCluster      *cluster,
   memcpy (rc->target, uuid, GOSSIP_UUID_SIZE);
   rc->target_id = gossip_uuid_to_string (uuid);
   rc->timeout_us = timeout_us > 0 ? timeout_us : cluster->config->request_timeout;
-  _gossip_cluster_invoke_sync (cluster, engine_request, rc);
+  _gossip_cluster_invoke_async (cluster, engine_request, rc);
 }
 
 /**

@@ -252,6 +252,7 @@ enum {
 
 /* gossip-cluster.c */
 void      _gossip_cluster_invoke_sync   (GossipCluster *self, GSourceFunc func, gpointer data);
+void      _gossip_cluster_invoke_async  (GossipCluster *self, GSourceFunc func, gpointer data);
 gboolean  _gossip_cluster_on_engine     (GossipCluster *self);
 void      _gossip_cluster_flush_events  (GossipCluster *self);
 void      _gossip_cluster_discard_events (GossipCluster *self);

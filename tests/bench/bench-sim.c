@@ -782,6 +782,7 @@ run_size (guint n, gboolean full, guint view, gint64 window, guint32 seed,
     {
       const char *peers[] = { sim->nodes[0].address, NULL };
       gint64 deadline;
+      guint debug_done = 0;
 
       sim->target_alive = n;
       t0 = sim_now (sim);
@@ -799,7 +800,7 @@ run_size (guint n, gboolean full, guint view, gint64 window, guint32 seed,
           if (done == n || sim_now (sim) >= deadline)
             break;
           /* BENCH_SIM_DEBUG=1: who misses whom one second after the joins. */
-          if (g_getenv ("BENCH_SIM_DEBUG") && sim_now (sim) - t0 == G_USEC_PER_SEC)
+          if (g_getenv ("BENCH_SIM_DEBUG") && sim_now (sim) - t0 >= G_USEC_PER_SEC && !debug_done++)
             for (guint i = 0; i < n; i++)
               if (sim->nodes[i].t_all_alive < 0)
                 {
@@ -814,7 +815,12 @@ run_size (guint n, gboolean full, guint view, gint64 window, guint32 seed,
                               gossip_cluster_count (sim->nodes[i].cluster, GOSSIP_NODE_ALIVE), miss->str);
                   g_string_free (miss, TRUE);
                 }
-          sim_advance (sim, CURVE_STEP_US);
+          {
+            /* Fine samples while most of it happens, coarse afterwards. */
+            gint64 since = sim_now (sim) - t0;
+            sim_advance (sim, since < 100 * G_TIME_SPAN_MILLISECOND ? G_TIME_SPAN_MILLISECOND :
+                              since < G_USEC_PER_SEC ? 10 * G_TIME_SPAN_MILLISECOND : CURVE_STEP_US);
+          }
         }
       {
         gint64 worst = -1;

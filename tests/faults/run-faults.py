@@ -155,7 +155,13 @@ class Agents:
     """One gossip-agent and (optionally) one serf agent per node."""
 
     def __init__(self, net, args, impls, encrypt, logdir):
-        self.net, self.args, self.impls, self.encrypt, self.logdir = net, args, impls, encrypt, logdir
+        self.net, self.args, self.impls, self.encrypt = net, args, impls, encrypt
+        # One directory per scenario run, so that no log overwrites another.
+        Agents.serial = getattr(Agents, "serial", 0) + 1
+        self.logdir = f"{logdir}-{'encrypted' if encrypt else 'plain'}"
+        if os.path.exists(self.logdir):
+            self.logdir += f"-{Agents.serial}"
+        os.makedirs(self.logdir, exist_ok=True)
         self.procs = {}      # (impl, i) -> Popen
         self.outfiles = {}   # (impl, i) -> [paths] (one per incarnation)
         self.clients = {}
@@ -602,11 +608,11 @@ def main():
     short = args.short
     d = (lambda full, s: s if short else full)  # noqa: E731
     plan = [
-        ("loss10", lambda e: sc_loss(net, args, impls, e, logdir, 10, d(300, 40)), "10% loss everywhere"),
-        ("loss30", lambda e: sc_loss(net, args, impls, e, logdir, 30, d(120, 30)), "30% loss everywhere"),
-        ("partition", lambda e: sc_partition(net, args, impls, e, logdir, 30), "7/3 partition, heal"),
-        ("oneway", lambda e: sc_oneway(net, args, impls, e, logdir, d(60, 20)), "one node hears nothing"),
-        ("churn", lambda e: sc_churn(net, args, impls, e, logdir, d(120, 40)), "kill -9/restart every 4 s"),
+        ("loss10", lambda e: sc_loss(net, args, impls, e, os.path.join(logdir, "loss10"), 10, d(300, 40)), "10% loss everywhere"),
+        ("loss30", lambda e: sc_loss(net, args, impls, e, os.path.join(logdir, "loss30"), 30, d(120, 30)), "30% loss everywhere"),
+        ("partition", lambda e: sc_partition(net, args, impls, e, os.path.join(logdir, "partition"), 30), "7/3 partition, heal"),
+        ("oneway", lambda e: sc_oneway(net, args, impls, e, os.path.join(logdir, "oneway"), d(60, 20)), "one node hears nothing"),
+        ("churn", lambda e: sc_churn(net, args, impls, e, os.path.join(logdir, "churn"), d(120, 40)), "kill -9/restart every 4 s"),
     ]
     only = set(s for s in args.only.split(",") if s)
     enc_mode = args.encrypt
@@ -652,7 +658,8 @@ def main():
                 for impl in impls:
                     r = res.get(impl, {"ok": False, "detail": "no result"})
                     results.append({"scenario": name, "encrypted": enc, "impl": impl, "wall_s": wall, **r})
-                    log(f"    {impl:<6} {'PASS' if r['ok'] else 'FAIL' if impl == 'gossip' else 'bad '}  {r['detail']}")
+                    verdict = ("PASS" if r["ok"] else "FAIL") if impl == "gossip" else ("ok  " if r["ok"] else "bad ")
+                    log(f"    {impl:<6} {verdict}  {r['detail']}")
     except KeyboardInterrupt:
         log("run-faults: interrupted")
         status = 130
