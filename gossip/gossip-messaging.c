@@ -22,6 +22,8 @@
 #define HISTORY_MAX_AGE      (30 * G_USEC_PER_SEC)
 #define HISTORY_PRUNE_PERIOD (1 * G_USEC_PER_SEC)
 #define HISTORY_KEY_SIZE     (GOSSIP_UUID_SIZE + 8)
+/* Sends queued to the engine before callers have to wait for it. */
+#define MAX_PENDING_SENDS    256
 
 typedef struct {
   guint8 key[HISTORY_KEY_SIZE];
@@ -644,6 +646,8 @@ engine_send (gpointer data)
   GossipCluster *self = call->self;
   GossipUserPacket p = { 0 };
 
+  g_atomic_int_add (&self->pending_sends, -1);
+
   if (self->lifecycle != GOSSIP_LIFECYCLE_RUNNING || self->local == NULL)
     {
       send_call_free (call);
@@ -783,8 +787,13 @@ queue_send_unchecked (GossipCluster *self,
   call->tag = g_strdup (tag);
   if (target)
     memcpy (call->target, target, GOSSIP_UUID_SIZE);
-  /* Ordered with other calls into the engine, without waiting for it. */
-  _gossip_cluster_invoke_async (self, engine_send, call);
+  /* Ordered with other calls into the engine, without waiting for it;
+   * but a caller that outruns the engine waits (backpressure), so a
+   * flood neither grows memory without bound nor starves the engine. */
+  if (g_atomic_int_add (&self->pending_sends, 1) < MAX_PENDING_SENDS)
+    _gossip_cluster_invoke_async (self, engine_send, call);
+  else
+    _gossip_cluster_invoke_sync (self, engine_send, call);
   return TRUE;
 }
 

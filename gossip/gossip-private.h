@@ -233,6 +233,7 @@ struct _GossipCluster
   guint             timers[8];
   guint             recovery_rounds;
   gint64            fast_probe_until;
+  gint              pending_sends;    /* atomic: sends queued to the engine */
   GossipTick       *tick;             /* outstanding tick, if any */
   GPtrArray        *children;         /* ChildEntry*, under @lock */
   gint64            tick_period;
