@@ -1530,8 +1530,12 @@ merge_record (GossipCluster *self,
   if (rec->state != GOSSIP_NODE_ALIVE)
     {
       GossipUpdate s = *u;
-      s.kind = rec->state == GOSSIP_NODE_SUSPECT ? GOSSIP_UPDATE_SUSPECT :
-               rec->state == GOSSIP_NODE_DEAD ? GOSSIP_UPDATE_DEAD : GOSSIP_UPDATE_LEAVE;
+      /* A remote "dead" for a member we know is only a suspicion here (as
+       * memberlist's state merge does): after a partition heals, the other
+       * side's verdicts about our own side must not kill live nodes
+       * before they get the chance to refute. */
+      s.kind = rec->state == GOSSIP_NODE_SUSPECT || rec->state == GOSSIP_NODE_DEAD ? GOSSIP_UPDATE_SUSPECT
+                                                                                 : GOSSIP_UPDATE_LEAVE;
       memset (s.from, 0, sizeof s.from);
       news = apply_update (self, &s) || news;
     }
