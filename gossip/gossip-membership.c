@@ -66,6 +66,7 @@ typedef struct {
 } GossipBroadcast;
 
 static void probe_timer_fire (gpointer data);
+static void push_pull_fire (gpointer data);
 static void schedule_probe (GossipCluster *self);
 static void membership_send_gossip (GossipCluster *self, GPtrArray *updates_encoded, guint ttl,
                                     const guint8 *exclude);
@@ -1193,7 +1194,7 @@ next_probe_target (GossipCluster *self)
           const char *id = g_ptr_array_index (self->probe_list, self->probe_index++);
           GossipMember *m = g_hash_table_lookup (self->members, id);
           if (m != NULL && !m->is_local &&
-              (m->state == GOSSIP_NODE_ALIVE || m->state == GOSSIP_NODE_SUSPECT))
+              m->state == GOSSIP_NODE_ALIVE)
             return m;
         }
       /* End of the round: reshuffle the current live members. */
@@ -1772,7 +1773,21 @@ join_done (GBytes       *reply,
           else if (status != 0)
             g_message ("join %s rejected: %s", ja->address, reason);
           else if (merge_state (self, &r))
-            js->accepted++;
+            {
+              js->accepted++;
+              /* Nodes that joined together may each have missed a few of
+               * the others' announcements: one early state exchange repairs
+               * that instead of waiting for the first periodic round. */
+              if (!self->early_push_pull)
+                {
+                  self->early_push_pull = TRUE;
+                  if (self->timers[GOSSIP_TIMER_PUSH_PULL] != 0)
+                    gossip_clock_cancel (self->clock, self->timers[GOSSIP_TIMER_PUSH_PULL]);
+                  self->timers[GOSSIP_TIMER_PUSH_PULL] =
+                    _gossip_cluster_timer (self, G_USEC_PER_SEC + _gossip_cluster_jitter (self, G_USEC_PER_SEC, 1),
+                                           push_pull_fire);
+                }
+            }
           else
             self->stats.frames_dropped++;
         }
@@ -2152,7 +2167,9 @@ _gossip_membership_start (GossipCluster *self)
   /* Our own appearance is not an event. */
   _gossip_cluster_discard_events (self);
 
-  schedule_probe (self);
+  /* A random first probe: nodes started together do not probe in lockstep. */
+  self->timers[GOSSIP_TIMER_PROBE] =
+    _gossip_cluster_timer (self, _gossip_cluster_jitter (self, c->health_check_interval, 1), probe_timer_fire);
   self->timers[GOSSIP_TIMER_GOSSIP] =
     _gossip_cluster_timer (self, _gossip_cluster_jitter (self, c->metadata_gossip_interval, 4), gossip_timer_fire);
   self->timers[GOSSIP_TIMER_PUSH_PULL] =

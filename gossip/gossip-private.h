@@ -233,6 +233,7 @@ struct _GossipCluster
   guint             timers[8];
   guint             recovery_rounds;
   gint64            fast_probe_until;
+  gboolean          early_push_pull;  /* the post-join state exchange was scheduled */
   gint              pending_sends;    /* atomic: sends queued to the engine */
   GossipTick       *tick;             /* outstanding tick, if any */
   GPtrArray        *children;         /* ChildEntry*, under @lock */

@@ -23,7 +23,7 @@
 #              meanwhile: each side, the minority too, sees the other side
 #              non-alive within PARTITION_DETECT_S; after healing everything
 #              is alive with consistent metadata within 2 s; no flap inside
-#              a side
+#              a side, during the partition or when it heals
 #   oneway     one node receives nothing (60 s / 20 s): healthy nodes never
 #              report each other dead; everything alive again within 10 s of
 #              healing
@@ -422,8 +422,8 @@ def sc_partition(net, args, impls, encrypt, logdir, dur):
                         det[impl][side] = time.monotonic() - tp
             time.sleep(0.2)
         th = time.monotonic()
+        t_heal = time.time()     # healing starts with the first rule removed
         net.clear()
-        t_heal = time.time()
         nodes = list(range(net.n))
         heal = {impl: None for impl in impls}
         while time.monotonic() - th < 30 and None in heal.values():
@@ -436,15 +436,16 @@ def sc_partition(net, args, impls, encrypt, logdir, dur):
         same_side = lambda i, j: (i in a) == (j in a)  # noqa: E731
         for impl in impls:
             f_in, s_in = flaps(ag, impl, t0, t_heal, same_side)
-            # Right after healing, DEAD updates from across the cut may reach
-            # nodes that never lost sight of the subject (SWIM applies DEAD at
-            # >= incarnation); the subject refutes. Counted apart.
+            # Right after healing, the other side's verdicts must not make
+            # nodes that never lost sight of a subject report it dead (they
+            # did before state merges turned a remote "dead" into a
+            # suspicion). Counted apart, asserted too.
             f_heal, _ = flaps(ag, impl, t_heal, t_heal + HEAL_S + 1, same_side)
             f_after, _ = flaps(ag, impl, t_heal + HEAL_S + 1, t1, lambda i, j: True)
             d = det[impl]
             ok = (d["majority"] is not None and d["majority"] <= PARTITION_DETECT_S and
                   d["minority"] is not None and d["minority"] <= PARTITION_DETECT_S and
-                  heal[impl] is not None and heal[impl] <= HEAL_S and f_in == 0 and f_after == 0)
+                  heal[impl] is not None and heal[impl] <= HEAL_S and f_in == 0 and f_heal == 0 and f_after == 0)
             res[impl] = {"majority_detect_s": d["majority"], "minority_detect_s": d["minority"],
                          "heal_s": heal[impl], "flaps_within_side": f_in, "flaps_after_heal": f_after,
                          "transient_on_heal": f_heal, "ok": ok,
@@ -473,8 +474,8 @@ def sc_oneway(net, args, impls, encrypt, logdir, dur):
                     seen[impl] = time.monotonic() - ts
             time.sleep(0.25)
         th = time.monotonic()
+        t_heal = time.time()     # healing starts with the first rule removed
         net.clear()
-        t_heal = time.time()
         nodes = list(range(net.n))
         heal = {impl: None for impl in impls}
         while time.monotonic() - th < 30 and None in heal.values():
