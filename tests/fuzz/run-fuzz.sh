@@ -57,6 +57,7 @@ mkdir -p "$build"
 cat > "$build/config.h" <<'EOF'
 #define GETTEXT_PACKAGE "scriptling-gossip"
 #define G_LOG_DOMAIN "Gossip"
+#define LOCALEDIR "/usr/share/locale"
 EOF
 
 # shellcheck disable=SC2086 # $pkgs is a list
