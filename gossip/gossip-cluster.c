@@ -1708,7 +1708,7 @@ gossip_cluster_get_candidates (GossipCluster *cluster)
 {
   g_autoptr(GPtrArray) all = NULL;
   GPtrArray *out;
-  guint alive_suspect, fanout;
+  guint fanout;
 
   g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), NULL);
 
@@ -1722,11 +1722,7 @@ gossip_cluster_get_candidates (GossipCluster *cluster)
       if (!n->is_local && (n->state == GOSSIP_NODE_ALIVE || n->state == GOSSIP_NODE_SUSPECT))
         g_ptr_array_add (out, gossip_node_ref (n));
     }
-  alive_suspect = out->len + 1;
-  {
-    double f = ceil (log2 ((double) alive_suspect) * cluster->config->fan_out_multiplier);
-    fanout = (guint) MIN ((double) alive_suspect, MAX (3.0, MIN (f, 10.0)));
-  }
+  fanout = _gossip_fanout_for (out->len + 1, cluster->config->fan_out_multiplier);
   for (guint i = out->len; i > 1; i--)
     {
       guint j = g_random_int_range (0, (gint32) i);

@@ -132,12 +132,18 @@ count_alive_suspect (GossipCluster *self)
 /* fanout = min(T, max(3, min(ceil(log2 T × fan_out_multiplier), 10))),
  * T = alive + suspect nodes, local included (gossip-protocol.md §9.1). */
 guint
-_gossip_membership_fanout (GossipCluster *self)
+_gossip_fanout_for (guint  t,
+                    double multiplier)
 {
-  guint t = count_alive_suspect (self);
-  double f = ceil (log2 ((double) t) * self->config->fan_out_multiplier);
+  double f = ceil (log2 ((double) t) * multiplier);
 
   return (guint) MIN ((double) t, MAX (3.0, MIN (f, 10.0)));
+}
+
+guint
+_gossip_membership_fanout (GossipCluster *self)
+{
+  return _gossip_fanout_for (count_alive_suspect (self), self->config->fan_out_multiplier);
 }
 
 /* ttl = max(1, min(ceil(log2 A × ttl_multiplier) + 2, 8)), A = alive nodes. */
@@ -430,6 +436,22 @@ queue_broadcast (GossipCluster *self,
   b->encoded = g_bytes_ref (encoded);
   b->transmits = 0;
   g_queue_push_tail (&self->broadcasts, b);
+}
+
+/* Queues updates read from the network that were news to us. Each encoding
+ * was validated by read_updates() and starts with [u8 kind][16 id]. */
+static void
+queue_news (GossipCluster *self,
+            GPtrArray     *news)
+{
+  for (guint i = 0; i < news->len; i++)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (news->pdata[i], &len);
+
+      if (len >= 1 + GOSSIP_UUID_SIZE)
+        queue_broadcast (self, data + 1, news->pdata[i]);
+    }
 }
 
 /* Spreads an update: fan-out now with a TTL, and queue it for piggybacking. */
@@ -860,20 +882,7 @@ handle_gossip (GossipCluster *self,
       if (from != NULL && !from->is_local)
         correct_stale_view (self, from->address);
     }
-  for (guint i = 0; i < news->len; i++)
-    {
-      GossipReader ur;
-      GossipUpdate u;
-      gsize len;
-      const guint8 *data = g_bytes_get_data (news->pdata[i], &len);
-
-      gossip_reader_init (&ur, data, len);
-      if (_gossip_update_read (&ur, &u))
-        {
-          queue_broadcast (self, u.id, news->pdata[i]);
-          _gossip_update_clear (&u);
-        }
-    }
+  queue_news (self, news);
   if (news->len > 0 && ttl > 1)
     {
       guint8 from[GOSSIP_UUID_SIZE];
@@ -1319,17 +1328,7 @@ handle_ping (GossipCluster        *self,
     return;
   if (stale)
     correct_stale_view (self, addr);
-  for (guint i = 0; i < news->len; i++)
-    {
-      GossipReader ur;
-      GossipUpdate u;
-      gossip_reader_init (&ur, g_bytes_get_data (news->pdata[i], NULL), g_bytes_get_size (news->pdata[i]));
-      if (_gossip_update_read (&ur, &u))
-        {
-          queue_broadcast (self, u.id, news->pdata[i]);
-          _gossip_update_clear (&u);
-        }
-    }
+  queue_news (self, news);
   send_ack (self, seq, addr, reply);
 }
 

@@ -280,6 +280,7 @@ void      _gossip_membership_join       (GossipCluster *self, char **peers, GTas
 void      _gossip_membership_leave      (GossipCluster *self, GTask *task);
 void      _gossip_membership_local_changed (GossipCluster *self);
 void      _gossip_membership_reject_join (GossipCluster *self, GossipTransportReply *reply, const char *reason);
+guint     _gossip_fanout_for            (guint t, double multiplier);
 guint     _gossip_membership_fanout     (GossipCluster *self);
 guint     _gossip_membership_ttl        (GossipCluster *self);
 typedef enum {
