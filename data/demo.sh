@@ -35,6 +35,11 @@ if [ -z "$agent" ] || [ ! -x "$agent" ]; then
   echo "demo.sh: gossip-agent not found; build it (make) or set GOSSIP_AGENT" >&2
   exit 1
 fi
+# An uninstalled agent finds the crypto module in its build tree.
+if [ -z "${GOSSIP_MODULE_DIR:-}" ] && [ -e "$(dirname "$agent")/.libs/crypto-openssl.so" ]; then
+  GOSSIP_MODULE_DIR="$(cd "$(dirname "$agent")/.libs" && pwd)"
+  export GOSSIP_MODULE_DIR
+fi
 
 N=5
 # Fast failure detection, so that the demo takes seconds, not minutes.

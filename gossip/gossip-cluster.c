@@ -14,7 +14,6 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
-#include <openssl/rand.h>
 
 #include "gossip-cluster.h"
 #include "gossip-error.h"
@@ -334,6 +333,7 @@ typedef enum {
 } EventKind;
 
 typedef struct {
+  GList            link;              /* in GossipCluster.events */
   EventKind        kind;
   GossipNode      *node;
   GossipNodeState  old_state;
@@ -348,11 +348,29 @@ event_free (Event *ev)
   g_free (ev);
 }
 
+/* Events are linked through their own list cell: a burst of them (a state
+ * exchange that teaches thousands of members) costs no list allocations,
+ * which GLib's slice allocator would keep cached afterwards. */
+static Event *
+event_queue (GossipCluster *self,
+             EventKind      kind)
+{
+  Event *ev = g_new0 (Event, 1);
+
+  ev->kind = kind;
+  ev->link.data = ev;
+  g_queue_push_tail_link (&self->events, &ev->link);
+  return ev;
+}
+
 /* Drops the queued events without emitting them. */
 void
 _gossip_cluster_discard_events (GossipCluster *self)
 {
-  g_queue_clear_full (&self->events, (GDestroyNotify) event_free);
+  GList *link;
+
+  while ((link = g_queue_pop_head_link (&self->events)) != NULL)
+    event_free (link->data);
 }
 
 void
@@ -360,47 +378,39 @@ _gossip_cluster_emit_state (GossipCluster   *self,
                             GossipNode      *node,
                             GossipNodeState  old_state)
 {
-  Event *ev = g_new0 (Event, 1);
+  Event *ev = event_queue (self, EVENT_STATE);
 
-  ev->kind = EVENT_STATE;
   ev->node = gossip_node_ref (node);
   ev->old_state = old_state;
-  g_queue_push_tail (&self->events, ev);
 }
 
 void
 _gossip_cluster_emit_metadata (GossipCluster *self,
                                GossipNode    *node)
 {
-  Event *ev = g_new0 (Event, 1);
-
-  ev->kind = EVENT_METADATA;
-  ev->node = gossip_node_ref (node);
-  g_queue_push_tail (&self->events, ev);
+  event_queue (self, EVENT_METADATA)->node = gossip_node_ref (node);
 }
 
 void
 _gossip_cluster_emit_tick (GossipCluster *self,
                            GossipTick    *tick)
 {
-  Event *ev = g_new0 (Event, 1);
-
-  ev->kind = EVENT_TICK;
-  ev->tick = gossip_tick_ref (tick);
-  g_queue_push_tail (&self->events, ev);
+  event_queue (self, EVENT_TICK)->tick = gossip_tick_ref (tick);
 }
 
 void
 _gossip_cluster_flush_events (GossipCluster *self)
 {
-  Event *ev;
+  GList *link;
 
   if (self->flushing)
     return;
   self->flushing = TRUE;
   g_object_ref (self);
-  while ((ev = g_queue_pop_head (&self->events)) != NULL)
+  while ((link = g_queue_pop_head_link (&self->events)) != NULL)
     {
+      Event *ev = link->data;
+
       switch (ev->kind)
         {
         case EVENT_STATE:
@@ -425,43 +435,53 @@ _gossip_cluster_flush_events (GossipCluster *self)
 /* Snapshot publication                                                      */
 /* ------------------------------------------------------------------------ */
 
-static GossipNode *
-member_make_snapshot (GossipCluster *self,
-                      GossipMember  *m)
-{
-  return _gossip_node_new (m->id, m->address, m->state, m->incarnation, m->app_version,
-                           m->tags, m->metadata, m->meta_version, m->is_local);
-}
-
-/* Rebuilds @m's snapshot and publishes it (or removes it when @removed). */
+/* Publishes a new snapshot of @m: its state and incarnation, with what
+ * @info (an alive update) says of its address, app version, tags and
+ * metadata, or else what its current snapshot says. The first publication
+ * adds @m to the members set. */
 void
-_gossip_cluster_publish (GossipCluster *self,
-                         GossipMember  *m,
-                         gboolean       removed)
+_gossip_cluster_publish (GossipCluster      *self,
+                         GossipMember       *m,
+                         const GossipUpdate *info)
 {
-  GossipNode *fresh = removed ? NULL : member_make_snapshot (self, m);
-  GossipNode *old;
+  GossipNode *old = m->snapshot;
+  GossipNode *fresh;
+
+  g_assert (info != NULL || old != NULL);
+  if (info != NULL)
+    fresh = _gossip_node_new (m->uuid, info->address, m->state, m->incarnation, info->app_version,
+                              info->tags, info->metadata, info->meta_version, m->is_local);
+  else
+    fresh = _gossip_node_new (m->uuid, old->address, m->state, m->incarnation, old->app_version,
+                              old->tags, old->metadata, old->metadata_version, m->is_local);
 
   g_mutex_lock (&self->lock);
-  old = g_hash_table_lookup (self->snap_nodes, m->id);
   if (old != NULL)
     self->snap_counts[old->state]--;
-  if (fresh != NULL)
-    {
-      self->snap_counts[fresh->state]++;
-      g_hash_table_replace (self->snap_nodes, g_strdup (m->id), gossip_node_ref (fresh));
-      if (m->is_local)
-        {
-          g_clear_pointer (&self->snap_local, gossip_node_unref);
-          self->snap_local = gossip_node_ref (fresh);
-        }
-    }
   else
-    g_hash_table_remove (self->snap_nodes, m->id);
+    g_hash_table_add (self->members, m);
+  self->snap_counts[fresh->state]++;
+  m->snapshot = fresh;
+  if (m->is_local)
+    {
+      g_clear_pointer (&self->snap_local, gossip_node_unref);
+      self->snap_local = gossip_node_ref (fresh);
+    }
   g_mutex_unlock (&self->lock);
 
-  g_clear_pointer (&m->snapshot, gossip_node_unref);
-  m->snapshot = fresh;
+  if (old != NULL)
+    gossip_node_unref (old);
+}
+
+/* Takes @m out of the members set; the caller frees it. */
+void
+_gossip_cluster_unpublish (GossipCluster *self,
+                           GossipMember  *m)
+{
+  g_mutex_lock (&self->lock);
+  self->snap_counts[m->snapshot->state]--;
+  g_hash_table_steal (self->members, m);
+  g_mutex_unlock (&self->lock);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -594,7 +614,7 @@ on_frame_received (GossipTransport      *transport,
    * reliable messages, requests): a wrong or missing token is rejected
    * before anything in the packet is looked at. */
   if (reliable && self->config->bearer_token[0] != '\0' &&
-      (token == NULL || !g_str_equal (token, self->config->bearer_token)))
+      !gossip_secret_equal (token, self->config->bearer_token))
     {
       self->stats.auth_rejected++;
       g_debug ("rejected stream frame from %s: invalid bearer token", from);
@@ -655,9 +675,8 @@ gossip_cluster_finalize (GObject *object)
   _gossip_messaging_finalize (self);
   _gossip_membership_finalize (self);
 
-  g_queue_clear_full (&self->events, (GDestroyNotify) event_free);
+  _gossip_cluster_discard_events (self);
   g_clear_pointer (&self->handlers, g_hash_table_unref);
-  g_clear_pointer (&self->snap_nodes, g_hash_table_unref);
   g_clear_pointer (&self->snap_local, gossip_node_unref);
   g_clear_pointer (&self->local_metadata, g_hash_table_unref);
   g_clear_pointer (&self->local_tags, _gossip_strv_unref);
@@ -739,8 +758,6 @@ gossip_cluster_init (GossipCluster *self)
 {
   g_mutex_init (&self->lock);
   g_queue_init (&self->events);
-  self->snap_nodes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                            (GDestroyNotify) gossip_node_unref);
   self->handlers = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) _gossip_handler_unref);
   self->seeds = g_ptr_array_new_with_free_func (g_free);
   self->children = g_ptr_array_new_with_free_func (g_free);
@@ -822,7 +839,6 @@ gossip_cluster_new_full (const GossipConfig *config,
                          GError            **error)
 {
   g_autoptr(GossipCluster) self = NULL;
-  guint8 seed_bytes[4];
   guint32 seed = 0;
 
   g_return_val_if_fail (config != NULL, NULL);
@@ -891,10 +907,8 @@ gossip_cluster_new_full (const GossipConfig *config,
    * id keeps simulations with fixed ids reproducible. */
   if (clock != NULL)
     seed = g_str_hash (self->local_id);
-  else if (RAND_bytes (seed_bytes, sizeof seed_bytes) == 1)
-    memcpy (&seed, seed_bytes, sizeof seed);
   else
-    seed = g_random_int ();
+    seed = g_random_int ();   /* GLib seeds it from /dev/urandom */
   self->rand = g_rand_new_with_seed (seed);
 
   self->local_tags = _gossip_strv_new ((const char * const *) self->config->tags);
@@ -1542,15 +1556,17 @@ collect_nodes (GossipCluster *self,
 {
   GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) gossip_node_unref);
   GHashTableIter iter;
-  gpointer value;
-
+  gpointer key;
   gboolean started;
 
   g_mutex_lock (&self->lock);
-  g_hash_table_iter_init (&iter, self->snap_nodes);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (filter == NULL || filter (value, data))
-      g_ptr_array_add (out, gossip_node_ref (value));
+  g_hash_table_iter_init (&iter, self->members);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      GossipNode *node = ((GossipMember *) key)->snapshot;
+      if (filter == NULL || filter (node, data))
+        g_ptr_array_add (out, gossip_node_ref (node));
+    }
   started = self->snap_local != NULL;
   g_mutex_unlock (&self->lock);
 
@@ -1645,17 +1661,18 @@ GossipNode *
 gossip_cluster_get_node (GossipCluster *cluster,
                          const char    *node_id)
 {
-  g_autofree char *canon = NULL;
-  GossipNode *node;
+  guint8 uuid[GOSSIP_UUID_SIZE];
+  GossipMember *m;
+  GossipNode *node = NULL;
 
   g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), NULL);
-  if (node_id == NULL || (canon = gossip_uuid_normalize (node_id)) == NULL)
+  if (node_id == NULL || !gossip_uuid_parse (node_id, uuid))
     return NULL;
 
   g_mutex_lock (&cluster->lock);
-  node = g_hash_table_lookup (cluster->snap_nodes, canon);
-  if (node != NULL)
-    gossip_node_ref (node);
+  m = g_hash_table_lookup (cluster->members, uuid);
+  if (m != NULL)
+    node = gossip_node_ref (m->snapshot);
   g_mutex_unlock (&cluster->lock);
 
   return node;
@@ -1681,7 +1698,7 @@ gossip_cluster_get_local_node (GossipCluster *cluster)
   if (cluster->snap_local != NULL)
     node = gossip_node_ref (cluster->snap_local);
   else
-    node = _gossip_node_new (cluster->local_id,
+    node = _gossip_node_new (cluster->local_uuid,
                              cluster->advertise ? cluster->advertise :
                              (cluster->config->advertise_addr[0] ? cluster->config->advertise_addr
                                                                  : cluster->config->bind_addr),
@@ -1776,7 +1793,7 @@ gossip_cluster_count_all (GossipCluster *cluster)
 
   g_return_val_if_fail (GOSSIP_IS_CLUSTER (cluster), 0);
   g_mutex_lock (&cluster->lock);
-  n = g_hash_table_size (cluster->snap_nodes);
+  n = g_hash_table_size (cluster->members);
   if (cluster->snap_local == NULL)
     n++;
   g_mutex_unlock (&cluster->lock);

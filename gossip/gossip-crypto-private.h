@@ -29,6 +29,11 @@ gboolean        gossip_keyring_seal     (GossipKeyring *ring, const guint8 *aad,
 GBytes         *gossip_keyring_open     (GossipKeyring *ring, const guint8 *aad, gsize aad_len,
                                          const guint8 *sealed, gsize sealed_len, GError **error);
 
+/* Compares two secrets (bearer tokens) in time independent of where they
+ * differ, so that a token cannot be guessed byte by byte from response times.
+ * NULL compares as the empty string. */
+gboolean        gossip_secret_equal     (const char *given, const char *expected);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GossipKeyring, gossip_keyring_unref)
 
 G_END_DECLS

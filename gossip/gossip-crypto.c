@@ -1,4 +1,5 @@
-/* gossip-crypto.c — AES-GCM keyring (OpenSSL EVP).
+/* gossip-crypto.c — AES-GCM keyring. The cipher itself is OpenSSL EVP in
+ * the crypto module, opened on the first keyring (gossip-crypto-backend-private.h).
  *
  * Every seal draws a fresh random 96-bit nonce. With random nonces NIST
  * SP 800-38D bounds a key to 2^32 messages; a gossip cluster sends far
@@ -12,17 +13,15 @@
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+#include <gmodule.h>
 
+#include "gossip-crypto-backend-private.h"
 #include "gossip-crypto-private.h"
 #include "gossip-error.h"
 
 #define GOSSIP_KEY_MAX_SIZE 32
 
 typedef struct {
-  const EVP_CIPHER *cipher;  /* static in libcrypto: never freed */
   gsize             len;
   guint8            bytes[GOSSIP_KEY_MAX_SIZE];
 } GossipKey;
@@ -35,10 +34,72 @@ struct _GossipKeyring {
   GPtrArray      *keys;
 };
 
+/* The crypto module, opened once and kept for the life of the process.
+ * $GOSSIP_MODULE_DIR overrides the installed location (uninstalled builds
+ * and tests); a failure is not remembered, so a later keyring retries. */
+static const GossipCryptoBackend *
+crypto_backend (GError **error)
+{
+#ifdef GOSSIP_CRYPTO_BUILTIN
+  (void) error;
+  return gossip_crypto_module_backend ();
+#else
+  static GMutex lock;
+  static const GossipCryptoBackend *backend;
+  const GossipCryptoBackend *result;
+
+  g_mutex_lock (&lock);
+  if (backend == NULL)
+    {
+      const char *dir = g_getenv ("GOSSIP_MODULE_DIR");
+      g_autofree char *path = NULL;
+      GModule *module;
+      gpointer symbol = NULL;
+
+      if (dir == NULL || *dir == '\0')
+        dir = GOSSIP_MODULEDIR;
+      path = g_build_filename (dir, "crypto-openssl." G_MODULE_SUFFIX, NULL);
+      module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
+      if (module == NULL)
+        g_set_error (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_FAILED,
+                     /* Translators: %s is the module's dlopen() error */
+                     _("encryption is unavailable: cannot load libgossip's crypto module: %s"),
+                     g_module_error ());
+      else if (!g_module_symbol (module, GOSSIP_CRYPTO_BACKEND_SYMBOL, &symbol) ||
+               ((const GossipCryptoBackend *(*) (void)) symbol) ()->abi != GOSSIP_CRYPTO_BACKEND_ABI)
+        {
+          g_set_error (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_FAILED,
+                       /* Translators: %s is a file name */
+                       _("encryption is unavailable: %s is not a crypto module of this libgossip version"),
+                       path);
+          g_module_close (module);
+        }
+      else
+        {
+          g_module_make_resident (module);
+          backend = ((const GossipCryptoBackend *(*) (void)) symbol) ();
+        }
+    }
+  result = backend;
+  g_mutex_unlock (&lock);
+  return result;
+#endif
+}
+
+/* Only called once a keyring exists, so the module is loaded. */
+static const GossipCryptoBackend *
+loaded_backend (void)
+{
+  const GossipCryptoBackend *b = crypto_backend (NULL);
+
+  g_assert (b != NULL);
+  return b;
+}
+
 static void
 gossip_key_free (GossipKey *key)
 {
-  OPENSSL_cleanse (key, sizeof *key);
+  loaded_backend ()->cleanse (key, sizeof *key);
   g_free (key);
 }
 
@@ -66,12 +127,6 @@ gossip_key_new (const guint8 *bytes, gsize len, const char *param_name, GError *
   key = g_new0 (GossipKey, 1);
   key->len = len;
   memcpy (key->bytes, bytes, len);
-  switch (len)
-    {
-    case 16: key->cipher = EVP_aes_128_gcm (); break;
-    case 24: key->cipher = EVP_aes_192_gcm (); break;
-    default: key->cipher = EVP_aes_256_gcm (); break;
-    }
   return key;
 }
 
@@ -84,6 +139,11 @@ gossip_keyring_new (const guint8 *primary, gsize primary_len, GError **error)
   g_return_val_if_fail (primary != NULL || primary_len == 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  /* A wrong length is the caller's mistake and reported as such, even
+   * where the crypto module is missing. */
+  if (!gossip_key_check_length (primary_len, "encryption_key", error) ||
+      crypto_backend (error) == NULL)
+    return NULL;
   key = gossip_key_new (primary, primary_len, "encryption_key", error);
   if (key == NULL)
     return NULL;
@@ -137,10 +197,6 @@ gossip_keyring_unref (GossipKeyring *ring)
     }
 }
 
-/* One AES-GCM operation with a context of its own, so that any number of
- * threads may seal and open with the same ring concurrently. On decryption
- * @tag is the expected tag; on encryption it receives the computed one.
- * Returns FALSE on any failure, including authentication failure. */
 static gboolean
 gcm_crypt (const GossipKey *key,
            gboolean         encrypt,
@@ -152,44 +208,8 @@ gcm_crypt (const GossipKey *key,
            guint8          *out,
            guint8          *tag)
 {
-  EVP_CIPHER_CTX *ctx;
-  gboolean ok = FALSE;
-  int n = 0;
-
-  /* EVP counts in int; callers have checked the lengths already. */
-  if (aad_len > INT_MAX || in_len > INT_MAX)
-    return FALSE;
-
-  ctx = EVP_CIPHER_CTX_new ();
-  if (ctx == NULL)
-    return FALSE;
-
-  if (EVP_CipherInit_ex (ctx, key->cipher, NULL, NULL, NULL, encrypt ? 1 : 0) != 1)
-    goto out;
-  if (EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_SET_IVLEN, GOSSIP_GCM_NONCE_SIZE, NULL) != 1)
-    goto out;
-  if (EVP_CipherInit_ex (ctx, NULL, NULL, key->bytes, nonce, encrypt ? 1 : 0) != 1)
-    goto out;
-  if (aad_len > 0 && EVP_CipherUpdate (ctx, NULL, &n, aad, (int) aad_len) != 1)
-    goto out;
-  if (in_len > 0 && EVP_CipherUpdate (ctx, out, &n, in, (int) in_len) != 1)
-    goto out;
-  if (!encrypt &&
-      EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_SET_TAG, GOSSIP_GCM_TAG_SIZE, tag) != 1)
-    goto out;
-  /* GCM is a stream mode: Final writes no bytes but checks the tag on
-   * decryption. */
-  if (EVP_CipherFinal_ex (ctx, out + in_len, &n) != 1)
-    goto out;
-  if (encrypt &&
-      EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_GET_TAG, GOSSIP_GCM_TAG_SIZE, tag) != 1)
-    goto out;
-
-  ok = TRUE;
-
-out:
-  EVP_CIPHER_CTX_free (ctx);
-  return ok;
+  return loaded_backend ()->gcm_crypt (key->bytes, key->len, encrypt, nonce, aad, aad_len,
+                                       in, in_len, out, tag);
 }
 
 /* Compared as integers: relational operators on pointers into different
@@ -244,7 +264,7 @@ gossip_keyring_seal (GossipKeyring *ring,
   nonce = out->data + old_len;
   ct = nonce + GOSSIP_GCM_NONCE_SIZE;
 
-  if (RAND_bytes (nonce, GOSSIP_GCM_NONCE_SIZE) != 1 ||
+  if (!loaded_backend ()->random_bytes (nonce, GOSSIP_GCM_NONCE_SIZE) ||
       !gcm_crypt (key, TRUE, nonce, aad, aad_len, plain, plain_len, ct, ct + plain_len))
     {
       /* Leave @out as it was: a half-written frame must never be sent. */
@@ -306,9 +326,24 @@ gossip_keyring_open (GossipKeyring *ring,
     }
 
   /* Do not leave unauthenticated plaintext lying in freed memory. */
-  OPENSSL_cleanse (plain, ct_len + 1);
+  loaded_backend ()->cleanse (plain, ct_len + 1);
   g_free (plain);
   g_set_error_literal (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_DECRYPT,
                        _("no key could decrypt and authenticate the data"));
   return NULL;
+}
+
+gboolean
+gossip_secret_equal (const char *given,
+                     const char *expected)
+{
+  gsize given_len = given != NULL ? strlen (given) : 0;
+  gsize expected_len = expected != NULL ? strlen (expected) : 0;
+  volatile guint8 diff = 0;
+
+  if (given_len != expected_len)
+    return FALSE;
+  for (gsize i = 0; i < expected_len; i++)
+    diff |= (guint8) (given[i] ^ expected[i]);
+  return diff == 0;
 }

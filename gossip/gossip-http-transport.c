@@ -9,9 +9,9 @@
 #include <netinet/tcp.h>
 #include <glib/gi18n-lib.h>
 #include <libsoup/soup.h>
-#include <openssl/crypto.h>
 
 #include "gossip-http-transport.h"
+#include "gossip-crypto-private.h"
 #include "gossip-address-private.h"
 #include "gossip-frame-private.h"
 
@@ -447,18 +447,6 @@ reject_request (GossipHttpTransport *self,
   g_debug ("HTTP request rejected: %u %s", status, reason);
 }
 
-/* Compares in constant time so that the token cannot be guessed byte by
- * byte from response times. */
-static gboolean
-token_equal (const char *given,
-             const char *expected)
-{
-  gsize given_len = strlen (given);
-  gsize expected_len = strlen (expected);
-
-  return given_len == expected_len && CRYPTO_memcmp (given, expected, expected_len) == 0;
-}
-
 /* libsoup (3.2) decides keep-alive from the response headers alone, and a
  * 204 carries no Content-Length: it takes the response for one delimited by
  * closing the connection, and both ends close. Declaring the empty body once
@@ -523,7 +511,7 @@ server_early_cb (SoupServer        *server,
         reason = "Authorization header required";
       else if (g_ascii_strncasecmp (authorization, "Bearer ", 7) != 0)
         reason = "Invalid authorization format";
-      else if (!token_equal (authorization + 7, self->bearer_token))
+      else if (!gossip_secret_equal (authorization + 7, self->bearer_token))
         reason = "Invalid bearer token";
 
       if (reason != NULL)

@@ -26,6 +26,7 @@
 
 #include "gossip-error.h"
 #include "gossip-address-private.h"
+#include "gossip-crypto-private.h"
 #include "gossip-private.h"
 
 #define MAX_LOCAL_HEALTH        8
@@ -99,21 +100,19 @@ broadcast_free (GossipBroadcast *b)
 static void
 member_free (GossipMember *m)
 {
-  g_free (m->id);
-  g_free (m->address);
-  g_clear_pointer (&m->tags, _gossip_strv_unref);
-  g_clear_pointer (&m->metadata, g_hash_table_unref);
-  g_free (m->app_version);
   g_clear_pointer (&m->snapshot, gossip_node_unref);
   g_free (m);
 }
+
+/* GossipCluster.members is a set of members hashed and compared by their
+ * first field, the uuid: a bare uuid looks a member up. */
+G_STATIC_ASSERT (G_STRUCT_OFFSET (GossipMember, uuid) == 0);
 
 GossipMember *
 _gossip_membership_lookup (GossipCluster *self,
                            const guint8  *uuid)
 {
-  g_autofree char *id = gossip_uuid_to_string (uuid);
-  return g_hash_table_lookup (self->members, id);
+  return g_hash_table_lookup (self->members, uuid);
 }
 
 static gboolean
@@ -156,14 +155,46 @@ _gossip_membership_ttl (GossipCluster *self)
   return (guint) MAX (1.0, MIN (t, 8.0));
 }
 
+/* GossipCluster.live is also the probe rotation: the members before
+ * probe_index were probed this round, the others wait their turn. Adding
+ * and removing keep both parts (memberlist's node list works the same). */
+static void
+live_swap (GossipCluster *self,
+           guint          i,
+           guint          j)
+{
+  GossipMember *a = self->live->pdata[i];
+  GossipMember *b = self->live->pdata[j];
+
+  self->live->pdata[i] = b;
+  b->live_index = (gint) i;
+  self->live->pdata[j] = a;
+  a->live_index = (gint) j;
+}
+
+/* New members join the rotation at a random position: before probe_index
+ * they wait for the next round. */
 static void
 live_add (GossipCluster *self,
           GossipMember  *m)
 {
+  guint last = self->live->len;
+  guint at;
+
   if (m->live_index >= 0 || m->is_local)
     return;
-  m->live_index = (gint) self->live->len;
+  m->live_index = (gint) last;
   g_ptr_array_add (self->live, m);
+  at = (guint) g_rand_int_range (self->rand, 0, (gint32) last + 1);
+  if (at < self->probe_index)
+    {
+      /* The first waiting member moves to the end, @m takes its place
+       * among the probed ones. */
+      live_swap (self, self->probe_index, last);
+      self->probe_index++;
+    }
+  else
+    live_swap (self, at, last);
 }
 
 static void
@@ -171,13 +202,16 @@ live_remove (GossipCluster *self,
              GossipMember  *m)
 {
   guint i = (guint) m->live_index;
-  GossipMember *last;
 
   if (m->live_index < 0)
     return;
-  last = g_ptr_array_index (self->live, self->live->len - 1);
-  self->live->pdata[i] = last;
-  last->live_index = (gint) i;
+  if (i < self->probe_index)
+    {
+      /* Leave the probed part through its last slot. */
+      live_swap (self, i, self->probe_index - 1);
+      i = --self->probe_index;
+    }
+  live_swap (self, i, self->live->len - 1);
   g_ptr_array_set_size (self->live, self->live->len - 1);
   m->live_index = -1;
 }
@@ -192,7 +226,7 @@ excluded (GossipMember *m,
     return TRUE;
   if (exclude2 && memcmp (m->uuid, exclude2, GOSSIP_UUID_SIZE) == 0)
     return TRUE;
-  if (tag && !(m->tags && g_strv_contains ((const char * const *) m->tags->strv, tag)))
+  if (tag && !gossip_node_has_tag (m->snapshot, tag))
     return TRUE;
   return FALSE;
 }
@@ -305,18 +339,14 @@ set_state (GossipCluster   *self,
       gossip_clock_cancel (self->clock, m->suspicion_timer);
       m->suspicion_timer = 0;
     }
-  if (state == GOSSIP_NODE_LEAVING)
-    m->departed = TRUE;
-  else if (state == GOSSIP_NODE_ALIVE)
-    m->departed = FALSE;
 
-  _gossip_cluster_publish (self, m, FALSE);
+  _gossip_cluster_publish (self, m, NULL);
   _gossip_cluster_emit_state (self, m->snapshot, old);
 
   /* A node coming back from the dead gets a full state exchange, so that
    * a healed partition converges within a round trip. */
   if (old == GOSSIP_NODE_DEAD && state == GOSSIP_NODE_ALIVE && !m->is_local)
-    push_pull_with (self, m->address);
+    push_pull_with (self, m->snapshot->address);
 }
 
 static GossipMember *
@@ -327,37 +357,43 @@ member_new (GossipCluster      *self,
   GossipMember *m = g_new0 (GossipMember, 1);
 
   memcpy (m->uuid, u->id, GOSSIP_UUID_SIZE);
-  m->id = gossip_uuid_to_string (u->id);
-  m->address = g_strdup (u->address ? u->address : "");
   m->state = state;
   m->incarnation = u->incarnation;
   m->state_time = now (self);
-  m->tags = u->tags ? _gossip_strv_ref (u->tags) : NULL;
-  m->metadata = u->metadata ? g_hash_table_ref (u->metadata) : _gossip_metadata_new ();
-  m->meta_version = u->meta_version;
-  m->app_version = g_strdup (u->app_version ? u->app_version : "");
   m->live_index = -1;
-  m->departed = state == GOSSIP_NODE_LEAVING;
   /* Known before live_add(): the local node is never a live peer. */
   m->is_local = is_local_uuid (self, u->id);
 
-  g_hash_table_insert (self->members, m->id, m);
+  _gossip_cluster_publish (self, m, u);
   if (state == GOSSIP_NODE_ALIVE || state == GOSSIP_NODE_SUSPECT)
-    {
-      live_add (self, m);
-      /* New members join the probe rotation at a random position. */
-      if (self->probe_list->len > 0)
-        {
-          guint at = (guint) g_rand_int_range (self->rand, 0, (gint32) self->probe_list->len + 1);
-          g_ptr_array_insert (self->probe_list, (gint) at, g_strdup (m->id));
-        }
-    }
+    live_add (self, m);
 
-  _gossip_cluster_publish (self, m, FALSE);
   _gossip_cluster_emit_state (self, m->snapshot, state);
-  if (m->metadata != NULL && g_hash_table_size (m->metadata) > 0)
+  if (g_hash_table_size (m->snapshot->metadata) > 0)
     _gossip_cluster_emit_metadata (self, m->snapshot);
   return m;
+}
+
+/* Publishes what an alive update at a new incarnation says of @m besides
+ * its state: its address (unless empty), app version, tags (learned once)
+ * and metadata (when its version changed). Returns whether the metadata
+ * changed. */
+static gboolean
+member_learn (GossipCluster      *self,
+              GossipMember       *m,
+              const GossipUpdate *u)
+{
+  GossipNode *cur = m->snapshot;
+  gboolean new_metadata = u->metadata != NULL && u->meta_version != cur->metadata_version;
+  GossipUpdate info = { 0 };   /* borrowed */
+
+  info.address = u->address != NULL && *u->address != '\0' ? u->address : cur->address;
+  info.app_version = u->app_version != NULL ? u->app_version : cur->app_version;
+  info.tags = cur->tags != NULL ? cur->tags : u->tags;
+  info.metadata = new_metadata ? u->metadata : cur->metadata;
+  info.meta_version = new_metadata ? u->meta_version : cur->metadata_version;
+  _gossip_cluster_publish (self, m, &info);
+  return new_metadata;
 }
 
 static void
@@ -367,8 +403,8 @@ member_reap (GossipCluster *self,
   live_remove (self, m);
   if (m->suspicion_timer != 0)
     gossip_clock_cancel (self->clock, m->suspicion_timer);
-  _gossip_cluster_publish (self, m, TRUE);
-  g_hash_table_remove (self->members, m->id);
+  _gossip_cluster_unpublish (self, m);
+  member_free (m);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -388,11 +424,11 @@ update_from_member (GossipMember     *m,
   if (from)
     memcpy (u->from, from, GOSSIP_UUID_SIZE);
   /* Borrowed: only written, never cleared. */
-  u->address = m->address;
-  u->meta_version = m->meta_version;
-  u->metadata = m->metadata;
-  u->tags = m->tags;
-  u->app_version = m->app_version;
+  u->address = m->snapshot->address;
+  u->meta_version = m->snapshot->metadata_version;
+  u->metadata = m->snapshot->metadata;
+  u->tags = m->snapshot->tags;
+  u->app_version = m->snapshot->app_version;
 }
 
 static GBytes *
@@ -556,7 +592,7 @@ refute (GossipCluster *self,
     return;
   self->local->incarnation = MAX (self->local->incarnation, accused_incarnation) + 1;
   self->local_health = MIN (self->local_health + 1, MAX_LOCAL_HEALTH);
-  _gossip_cluster_publish (self, self->local, FALSE);
+  _gossip_cluster_publish (self, self->local, NULL);
   announce_local (self);
 }
 
@@ -580,16 +616,8 @@ static void suspicion_expired (gpointer data);
 
 typedef struct {
   GossipCluster *self;
-  char          *id;
+  guint8         uuid[GOSSIP_UUID_SIZE];
 } SuspicionData;
-
-static void
-suspicion_data_free (gpointer data)
-{
-  SuspicionData *sd = data;
-  g_free (sd->id);
-  g_free (sd);
-}
 
 static void
 arm_suspicion (GossipCluster *self,
@@ -601,10 +629,10 @@ arm_suspicion (GossipCluster *self,
   if (m->suspicion_timer != 0)
     gossip_clock_cancel (self->clock, m->suspicion_timer);
   sd->self = self;
-  sd->id = g_strdup (m->id);
+  memcpy (sd->uuid, m->uuid, GOSSIP_UUID_SIZE);
   m->suspicion_timer = gossip_clock_add_timeout (self->clock,
                                                  MAX (0, suspicion_timeout (self, m) - elapsed),
-                                                 suspicion_expired, sd, suspicion_data_free);
+                                                 suspicion_expired, sd, g_free);
 }
 
 static void
@@ -612,7 +640,7 @@ suspicion_expired (gpointer data)
 {
   SuspicionData *sd = data;
   GossipCluster *self = g_object_ref (sd->self);
-  GossipMember *m = g_hash_table_lookup (self->members, sd->id);
+  GossipMember *m = _gossip_membership_lookup (self, sd->uuid);
 
   if (m != NULL && m->state == GOSSIP_NODE_SUSPECT)
     {
@@ -634,6 +662,7 @@ apply_update (GossipCluster      *self,
               const GossipUpdate *u)
 {
   GossipMember *m;
+  gboolean new_metadata;
 
   if (is_local_uuid (self, u->id))
     {
@@ -672,39 +701,11 @@ apply_update (GossipCluster      *self,
       if (u->incarnation <= m->incarnation)
         return FALSE;
       m->incarnation = u->incarnation;
-      if (u->address && *u->address && g_strcmp0 (u->address, m->address) != 0)
-        {
-          g_free (m->address);
-          m->address = g_strdup (u->address);
-        }
-      if (m->tags == NULL && u->tags != NULL)
-        m->tags = _gossip_strv_ref (u->tags);
-      if (u->app_version && g_strcmp0 (u->app_version, m->app_version) != 0)
-        {
-          g_free (m->app_version);
-          m->app_version = g_strdup (u->app_version);
-        }
-      if (u->metadata != NULL && u->meta_version != m->meta_version)
-        {
-          g_clear_pointer (&m->metadata, g_hash_table_unref);
-          m->metadata = g_hash_table_ref (u->metadata);
-          m->meta_version = u->meta_version;
-          if (m->state == GOSSIP_NODE_ALIVE)
-            {
-              _gossip_cluster_publish (self, m, FALSE);
-              _gossip_cluster_emit_metadata (self, m->snapshot);
-            }
-          else
-            {
-              set_state (self, m, GOSSIP_NODE_ALIVE);
-              _gossip_cluster_emit_metadata (self, m->snapshot);
-            }
-          return TRUE;
-        }
+      new_metadata = member_learn (self, m, u);
       if (m->state != GOSSIP_NODE_ALIVE)
         set_state (self, m, GOSSIP_NODE_ALIVE);
-      else
-        _gossip_cluster_publish (self, m, FALSE);
+      if (new_metadata)
+        _gossip_cluster_emit_metadata (self, m->snapshot);
       return TRUE;
 
     case GOSSIP_UPDATE_SUSPECT:
@@ -857,7 +858,7 @@ membership_send_gossip (GossipCluster *self,
       gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
       gossip_writer_put_u8 (&w, (guint8) MIN (ttl, 255u));
       write_piggyback (self, &w, PIGGYBACK_BUDGET, extra);
-      _gossip_cluster_send_body (self, m->address, &w, FALSE);
+      _gossip_cluster_send_body (self, m->snapshot->address, &w, FALSE);
       gossip_writer_clear (&w);
     }
 }
@@ -880,7 +881,7 @@ handle_gossip (GossipCluster *self,
     {
       GossipMember *from = _gossip_membership_lookup (self, sender);
       if (from != NULL && !from->is_local)
-        correct_stale_view (self, from->address);
+        correct_stale_view (self, from->snapshot->address);
     }
   queue_news (self, news);
   if (news->len > 0 && ttl > 1)
@@ -927,7 +928,7 @@ gossip_timer_fire (gpointer data)
       gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
       gossip_writer_put_u8 (&w, 0);
       write_piggyback (self, &w, PIGGYBACK_BUDGET, extra);
-      _gossip_cluster_send_body (self, m->address, &w, FALSE);
+      _gossip_cluster_send_body (self, m->snapshot->address, &w, FALSE);
       gossip_writer_clear (&w);
     }
 }
@@ -962,7 +963,7 @@ send_ping (GossipCluster *self,
   gossip_writer_put_u32 (&w, seq);
   gossip_writer_put_raw (&w, target ? target->uuid : self->local_uuid, GOSSIP_UUID_SIZE);
   gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
-  gossip_writer_put_string (&w, self->local->address);
+  gossip_writer_put_string (&w, self->local->snapshot->address);
   write_piggyback (self, &w, PIGGYBACK_BUDGET, extra);
   self->stats.probes_sent++;
 
@@ -1131,18 +1132,18 @@ probe_indirect (gpointer data)
       _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_PING_REQ, FALSE);
       gossip_writer_put_u32 (&w, p->seq);
       gossip_writer_put_raw (&w, target->uuid, GOSSIP_UUID_SIZE);
-      gossip_writer_put_string (&w, target->address);
+      gossip_writer_put_string (&w, target->snapshot->address);
       gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
-      gossip_writer_put_string (&w, self->local->address);
+      gossip_writer_put_string (&w, self->local->snapshot->address);
       write_piggyback (self, &w, PIGGYBACK_BUDGET, NULL);
-      _gossip_cluster_send_body (self, relay->address, &w, FALSE);
+      _gossip_cluster_send_body (self, relay->snapshot->address, &w, FALSE);
       gossip_writer_clear (&w);
       self->stats.indirect_probes_sent++;
     }
 
   /* Also try a stream ping, which survives datagram loss (memberlist's
    * TCP fallback). */
-  send_ping (self, p->seq, target, target->address, TRUE, stream_ping_done, probe_ref (self, p->seq));
+  send_ping (self, p->seq, target, target->snapshot->address, TRUE, stream_ping_done, probe_ref (self, p->seq));
 }
 
 static void
@@ -1198,25 +1199,16 @@ next_probe_target (GossipCluster *self)
 {
   for (guint attempts = 0; attempts < 2; attempts++)
     {
-      while (self->probe_index < self->probe_list->len)
+      /* Suspects are passed over: they get the suspect-retry pings. */
+      while (self->probe_index < self->live->len)
         {
-          const char *id = g_ptr_array_index (self->probe_list, self->probe_index++);
-          GossipMember *m = g_hash_table_lookup (self->members, id);
-          if (m != NULL && !m->is_local &&
-              m->state == GOSSIP_NODE_ALIVE)
+          GossipMember *m = g_ptr_array_index (self->live, self->probe_index++);
+          if (m->state == GOSSIP_NODE_ALIVE)
             return m;
         }
-      /* End of the round: reshuffle the current live members. */
-      g_ptr_array_set_size (self->probe_list, 0);
-      for (guint i = 0; i < self->live->len; i++)
-        g_ptr_array_add (self->probe_list, g_strdup (((GossipMember *) self->live->pdata[i])->id));
-      for (guint i = self->probe_list->len; i > 1; i--)
-        {
-          guint j = (guint) g_rand_int_range (self->rand, 0, (gint32) i);
-          gpointer tmp = self->probe_list->pdata[i - 1];
-          self->probe_list->pdata[i - 1] = self->probe_list->pdata[j];
-          self->probe_list->pdata[j] = tmp;
-        }
+      /* End of the round: reshuffle the live members. */
+      for (guint i = self->live->len; i > 1; i--)
+        live_swap (self, i - 1, (guint) g_rand_int_range (self->rand, 0, (gint32) i));
       self->probe_index = 0;
     }
   return NULL;
@@ -1249,7 +1241,7 @@ probe_timer_fire (gpointer data)
                                                 probe_ref (self, p->seq), g_free);
   p->deadline_timer = gossip_clock_add_timeout (self->clock, deadline, probe_deadline_fire,
                                                 probe_ref (self, p->seq), g_free);
-  send_ping (self, p->seq, target, target->address, FALSE, NULL, NULL);
+  send_ping (self, p->seq, target, target->snapshot->address, FALSE, NULL, NULL);
 }
 
 static void
@@ -1276,7 +1268,7 @@ suspect_retry_fire (gpointer data)
     {
       GossipMember *m = self->live->pdata[i];
       if (m->state == GOSSIP_NODE_SUSPECT)
-        send_ping (self, ++self->next_seq, m, m->address, FALSE, NULL, NULL);
+        send_ping (self, ++self->next_seq, m, m->snapshot->address, FALSE, NULL, NULL);
     }
 }
 
@@ -1419,7 +1411,7 @@ handle_ping_req (GossipCluster *self,
       gossip_writer_put_u32 (&w, p->seq);
       gossip_writer_put_raw (&w, target, GOSSIP_UUID_SIZE);
       gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
-      gossip_writer_put_string (&w, self->local->address);
+      gossip_writer_put_string (&w, self->local->snapshot->address);
       gossip_writer_put_u16 (&w, 0);
       _gossip_cluster_send_body (self, target_addr, &w, FALSE);
       gossip_writer_clear (&w);
@@ -1735,7 +1727,7 @@ open_reply (GossipCluster    *self,
       return NULL;
     }
   /* The responder must prove it knows the token too. */
-  if (self->config->bearer_token[0] != '\0' && g_strcmp0 (token, self->config->bearer_token) != 0)
+  if (self->config->bearer_token[0] != '\0' && !gossip_secret_equal (token, self->config->bearer_token))
     {
       self->stats.auth_rejected++;
       g_bytes_unref (body);
@@ -1845,7 +1837,7 @@ _gossip_membership_join (GossipCluster *self,
 
   for (guint i = 0; peers[i] != NULL; i++)
     {
-      if (self->local != NULL && g_str_equal (peers[i], self->local->address))
+      if (self->local != NULL && g_str_equal (peers[i], self->local->snapshot->address))
         continue;
       add_seed (self, peers[i]);
       if (self->lifecycle == GOSSIP_LIFECYCLE_RUNNING && self->local != NULL)
@@ -1936,7 +1928,7 @@ push_pull_fire (gpointer data)
                                self->config->state_exchange_multiplier / 2.0));
   peers = _gossip_membership_pick (self, n, NULL, NULL, NULL, GOSSIP_PICK_ALIVE_ONLY);
   for (guint i = 0; i < peers->len; i++)
-    push_pull_with (self, ((GossipMember *) peers->pdata[i])->address);
+    push_pull_with (self, ((GossipMember *) peers->pdata[i])->snapshot->address);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2004,7 +1996,7 @@ recovery_fire (gpointer data)
     {
       GossipMember *m = value;
       if (!m->is_local && m->state == GOSSIP_NODE_DEAD && t - m->state_time > DEAD_GOSSIP_WINDOW)
-        send_join (self, m->address, js);
+        send_join (self, m->snapshot->address, js);
     }
   join_state_unref (js);
 }
@@ -2042,18 +2034,20 @@ _gossip_membership_local_changed (GossipCluster *self)
 {
   GHashTable *md;
   guint64 version;
+  GossipUpdate info;
 
   g_mutex_lock (&self->lock);
   md = g_hash_table_ref (self->local_metadata);
   version = self->local_meta_version;
   g_mutex_unlock (&self->lock);
 
-  g_clear_pointer (&self->local->metadata, g_hash_table_unref);
-  self->local->metadata = md;
-  self->local->meta_version = version;
   /* A metadata change is a new incarnation of ourselves: newest wins. */
   self->local->incarnation++;
-  _gossip_cluster_publish (self, self->local, FALSE);
+  update_from_member (self->local, GOSSIP_UPDATE_ALIVE, NULL, &info);
+  info.metadata = md;
+  info.meta_version = version;
+  _gossip_cluster_publish (self, self->local, &info);
+  g_hash_table_unref (md);
   _gossip_cluster_emit_metadata (self, self->local->snapshot);
   if (self->lifecycle == GOSSIP_LIFECYCLE_RUNNING)
     announce_local (self);
@@ -2116,7 +2110,7 @@ _gossip_membership_leave (GossipCluster *self,
         gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
         gossip_writer_put_u8 (&w, (guint8) _gossip_membership_ttl (self));
         write_piggyback (self, &w, 0, extra);
-        _gossip_cluster_send_body (self, ((GossipMember *) peers->pdata[i])->address, &w, TRUE);
+        _gossip_cluster_send_body (self, ((GossipMember *) peers->pdata[i])->snapshot->address, &w, TRUE);
         gossip_writer_clear (&w);
       }
   }
@@ -2133,9 +2127,8 @@ _gossip_membership_leave (GossipCluster *self,
 void
 _gossip_membership_init (GossipCluster *self)
 {
-  self->members = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) member_free);
+  self->members = g_hash_table_new_full (gossip_uuid_hash, gossip_uuid_equal, (GDestroyNotify) member_free, NULL);
   self->live = g_ptr_array_new ();
-  self->probe_list = g_ptr_array_new_with_free_func (g_free);
   self->probes = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) probe_free);
   g_queue_init (&self->broadcasts);
 }
@@ -2162,7 +2155,7 @@ _gossip_membership_start (GossipCluster *self)
   self->local = member_new (self, &u, self->left ? GOSSIP_NODE_LEAVING : GOSSIP_NODE_ALIVE);
   self->local->is_local = TRUE;
   _gossip_update_clear (&u);
-  _gossip_cluster_publish (self, self->local, FALSE);
+  _gossip_cluster_publish (self, self->local, NULL);
   /* Our own appearance is not an event. */
   _gossip_cluster_discard_events (self);
 
@@ -2240,7 +2233,6 @@ _gossip_membership_finalize (GossipCluster *self)
 {
   g_queue_clear_full (&self->broadcasts, (GDestroyNotify) broadcast_free);
   g_clear_pointer (&self->probes, g_hash_table_unref);
-  g_clear_pointer (&self->probe_list, g_ptr_array_unref);
   g_clear_pointer (&self->live, g_ptr_array_unref);
   g_clear_pointer (&self->members, g_hash_table_unref);
 }

@@ -433,7 +433,7 @@ spread_user (GossipCluster          *self,
       for (guint i = 0; i < self->live->len; i++)
         {
           GossipMember *m = self->live->pdata[i];
-          if (p->tag == NULL || (m->tags && g_strv_contains ((const char * const *) m->tags->strv, p->tag)))
+          if (p->tag == NULL || gossip_node_has_tag (m->snapshot, p->tag))
             g_ptr_array_add (targets, m);
         }
     }
@@ -442,7 +442,7 @@ spread_user (GossipCluster          *self,
 
   write_user (self, &w, p, payload, reliable);
   for (guint i = 0; i < targets->len; i++)
-    _gossip_cluster_send_body (self, ((GossipMember *) targets->pdata[i])->address, &w, reliable);
+    _gossip_cluster_send_body (self, ((GossipMember *) targets->pdata[i])->snapshot->address, &w, reliable);
   gossip_writer_clear (&w);
 }
 
@@ -507,7 +507,7 @@ handle_user (GossipCluster        *self,
     return;
 
   sender = _gossip_membership_lookup (self, p.origin);
-  if (sender == NULL || sender->snapshot == NULL)
+  if (sender == NULL)
     {
       if (want_reply)
         reply_status (self, reply, p.msg_id, GOSSIP_REPLY_REJECTED, "unknown sender");
@@ -696,7 +696,7 @@ engine_send (gpointer data)
           memcpy (p.target, call->target, GOSSIP_UUID_SIZE);
           p.ttl = 1;
           write_user (self, &w, &p, call->payload, call->reliable);
-          _gossip_cluster_send_body (self, m->address, &w, call->reliable);
+          _gossip_cluster_send_body (self, m->snapshot->address, &w, call->reliable);
           gossip_writer_clear (&w);
         }
       break;
@@ -861,8 +861,7 @@ resolve_target (GossipCluster *self,
                 guint8         uuid[GOSSIP_UUID_SIZE],
                 GError       **error)
 {
-  g_autofree char *canon = NULL;
-  GossipNode *node;
+  GossipMember *m;
   gboolean ok;
 
   if (node_id == NULL || !gossip_uuid_parse (node_id, uuid))
@@ -871,10 +870,9 @@ resolve_target (GossipCluster *self,
                    _("node not found: %s"), node_id ? node_id : "(null)");
       return FALSE;
     }
-  canon = gossip_uuid_to_string (uuid);
   g_mutex_lock (&self->lock);
-  node = g_hash_table_lookup (self->snap_nodes, canon);
-  ok = node != NULL && node->state != GOSSIP_NODE_DEAD;
+  m = g_hash_table_lookup (self->members, uuid);
+  ok = m != NULL && m->snapshot->state != GOSSIP_NODE_DEAD;
   g_mutex_unlock (&self->lock);
   if (!ok)
     g_set_error (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_NODE_NOT_FOUND,
@@ -1159,7 +1157,7 @@ engine_request (gpointer data)
           request_call_free (rc);
           return G_SOURCE_REMOVE;
         }
-      gossip_transport_send_stream (self->transport, m->address, frame, TRUE, rc->timeout_us,
+      gossip_transport_send_stream (self->transport, m->snapshot->address, frame, TRUE, rc->timeout_us,
                                     request_reply_cb, rc);
     }
   return G_SOURCE_REMOVE;

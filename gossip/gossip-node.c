@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "gossip-node.h"
 #include "gossip-private.h"
 
@@ -45,10 +47,11 @@ gossip_node_state_to_string (GossipNodeState state)
     }
 }
 
-/* Takes ownership of nothing: strings are copied, @metadata and @tags are
- * referenced (both must never be modified once published). */
+/* Takes ownership of nothing: strings are copied (the app version is
+ * interned), @metadata and @tags are referenced (both must never be modified
+ * once published). */
 GossipNode *
-_gossip_node_new (const char      *id,
+_gossip_node_new (const guint8    *uuid,
                   const char      *address,
                   GossipNodeState  state,
                   guint32          incarnation,
@@ -58,18 +61,19 @@ _gossip_node_new (const char      *id,
                   guint64          metadata_version,
                   gboolean         is_local)
 {
-  GossipNode *node = g_new0 (GossipNode, 1);
+  gsize address_size = strlen (address ? address : "") + 1;
+  GossipNode *node = g_malloc (G_STRUCT_OFFSET (GossipNode, address) + address_size);
 
   node->ref_count = 1;
-  node->id = g_strdup (id);
-  node->address = g_strdup (address ? address : "");
   node->state = state;
   node->incarnation = incarnation;
-  node->app_version = g_strdup (app_version ? app_version : "");
-  node->tags = tags ? _gossip_strv_ref (tags) : NULL;
-  node->metadata = metadata ? g_hash_table_ref (metadata) : _gossip_metadata_new ();
-  node->metadata_version = metadata_version;
   node->is_local = is_local;
+  node->metadata_version = metadata_version;
+  node->app_version = g_ref_string_new_intern (app_version ? app_version : "");
+  node->tags = tags ? _gossip_strv_ref (tags) : NULL;
+  node->metadata = metadata ? g_hash_table_ref (metadata) : _gossip_metadata_empty ();
+  gossip_uuid_format (uuid, node->id);
+  memcpy (node->address, address ? address : "", address_size);
 
   return node;
 }
@@ -102,9 +106,7 @@ gossip_node_unref (GossipNode *node)
   g_return_if_fail (node != NULL);
   if (!g_atomic_int_dec_and_test (&node->ref_count))
     return;
-  g_free (node->id);
-  g_free (node->address);
-  g_free (node->app_version);
+  g_ref_string_release (node->app_version);
   if (node->tags)
     _gossip_strv_unref (node->tags);
   g_hash_table_unref (node->metadata);
@@ -299,8 +301,32 @@ _gossip_strv_unref (GossipStrv *s)
     }
 }
 
+/* The empty tag list most members have, shared (never modified). */
+GossipStrv *
+_gossip_strv_empty (void)
+{
+  static GossipStrv *empty = NULL;
+
+  if (g_once_init_enter (&empty))
+    g_once_init_leave (&empty, _gossip_strv_new (empty_tags));
+  return _gossip_strv_ref (empty);
+}
+
+/* A new, mutable metadata map: to fill before it is published. */
 GHashTable *
 _gossip_metadata_new (void)
 {
   return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+/* The empty metadata map most members have, shared by every snapshot and
+ * update that needs one: never modified. */
+GHashTable *
+_gossip_metadata_empty (void)
+{
+  static GHashTable *empty = NULL;
+
+  if (g_once_init_enter (&empty))
+    g_once_init_leave (&empty, _gossip_metadata_new ());
+  return g_hash_table_ref (empty);
 }

@@ -102,7 +102,9 @@ _gossip_update_read (GossipReader *r,
             !gossip_reader_get_u64 (r, &u->meta_version) ||
             !gossip_reader_get_u16 (r, &nmeta) || nmeta > MAX_META_ENTRIES)
           goto fail;
-        u->metadata = _gossip_metadata_new ();
+        /* Most members have no metadata and no tags: they share the
+         * process-wide empty ones instead of a map and a list each. */
+        u->metadata = nmeta > 0 ? _gossip_metadata_new () : _gossip_metadata_empty ();
         for (guint i = 0; i < nmeta; i++)
           {
             char *k = NULL, *v = NULL;
@@ -117,16 +119,21 @@ _gossip_update_read (GossipReader *r,
           }
         if (!gossip_reader_get_u16 (r, &ntags) || ntags > MAX_TAGS)
           goto fail;
-        tags = g_ptr_array_new_with_free_func (g_free);
-        for (guint i = 0; i < ntags; i++)
+        if (ntags > 0)
           {
-            char *t = NULL;
-            if (!gossip_reader_get_string (r, MAX_STRING, &t))
-              goto fail;
-            g_ptr_array_add (tags, t);
+            tags = g_ptr_array_new_with_free_func (g_free);
+            for (guint i = 0; i < ntags; i++)
+              {
+                char *t = NULL;
+                if (!gossip_reader_get_string (r, MAX_STRING, &t))
+                  goto fail;
+                g_ptr_array_add (tags, t);
+              }
+            g_ptr_array_add (tags, NULL);
+            u->tags = _gossip_strv_new ((const char * const *) tags->pdata);
           }
-        g_ptr_array_add (tags, NULL);
-        u->tags = _gossip_strv_new ((const char * const *) tags->pdata);
+        else
+          u->tags = _gossip_strv_empty ();
         if (!gossip_reader_get_string (r, MAX_STRING, &u->app_version))
           goto fail;
         return TRUE;

@@ -28,27 +28,33 @@ typedef struct {
   char  **strv;
 } GossipStrv;
 
+/* One allocation per snapshot: the id and the address are stored inline,
+ * the app version is an interned GRefString (nearly always the same across
+ * a cluster), and tags and metadata are shared immutable references (the
+ * empty ones are process-wide singletons). */
 struct _GossipNode
 {
   gint             ref_count;
-  char            *id;
-  char            *address;
   GossipNodeState  state;
   guint32          incarnation;
-  char            *app_version;
-  GossipStrv      *tags;
-  GHashTable      *metadata;          /* immutable once published */
-  guint64          metadata_version;
   gboolean         is_local;
+  guint64          metadata_version;
+  char            *app_version;       /* GRefString */
+  GossipStrv      *tags;              /* may be NULL */
+  GHashTable      *metadata;          /* immutable once published */
+  char             id[GOSSIP_UUID_STRING_SIZE];
+  char             address[];
 };
 
-GossipNode  *_gossip_node_new      (const char *id, const char *address, GossipNodeState state,
+GossipNode  *_gossip_node_new      (const guint8 *uuid, const char *address, GossipNodeState state,
                                     guint32 incarnation, const char *app_version, GossipStrv *tags,
                                     GHashTable *metadata, guint64 metadata_version, gboolean is_local);
 GossipStrv  *_gossip_strv_new      (const char * const *strv);
 GossipStrv  *_gossip_strv_ref      (GossipStrv *s);
 void         _gossip_strv_unref    (GossipStrv *s);
+GossipStrv  *_gossip_strv_empty    (void);
 GHashTable  *_gossip_metadata_new  (void);
+GHashTable  *_gossip_metadata_empty (void);
 
 /* ---- messages ----------------------------------------------------------- */
 
@@ -146,24 +152,21 @@ GMainContext *_gossip_engine_get_context (GossipEngine *engine);
 
 /* ---- members (engine thread only) ---------------------------------------- */
 
+/* The engine's view of one member. What the published snapshot already
+ * holds (id, address, app version, tags, metadata) is read from it; state
+ * and incarnation are the engine's own, copied into each new snapshot.
+ * The uuid comes first: GossipCluster.members is a set of members keyed by
+ * it, looked up with a bare uuid. */
 typedef struct {
   guint8           uuid[GOSSIP_UUID_SIZE];
-  char            *id;
-  char            *address;
+  GossipNode      *snapshot;          /* replaced under GossipCluster.lock */
+  gint64           state_time;        /* clock time of the last state change */
   GossipNodeState  state;
   guint32          incarnation;
-  gint64           state_time;        /* clock time of the last state change */
-  GossipStrv      *tags;
-  GHashTable      *metadata;          /* immutable, replaced on change */
-  guint64          meta_version;
-  char            *app_version;
-  GossipNode      *snapshot;
   guint            suspicion_timer;
   guint            suspicion_confirmations;
-  gboolean         is_local;
-  gboolean         departed;          /* announced a graceful leave */
   gint             live_index;        /* index in GossipCluster.live, or -1 */
-  guint            pending_pushpull;  /* a revived node gets one state exchange */
+  gboolean         is_local;
 } GossipMember;
 
 typedef struct {
@@ -206,7 +209,9 @@ struct _GossipCluster
   GossipLifecycle   lifecycle;
   gboolean          left;
   char             *advertise;
-  GHashTable       *snap_nodes;       /* id -> GossipNode* */
+  /* Members (owned), keyed by uuid: changed by the engine thread under
+   * @lock, read by other threads under it (member->snapshot only). */
+  GHashTable       *members;
   guint             snap_counts[4];
   GossipNode       *snap_local;
   GHashTable       *local_metadata;   /* current local map (immutable, replaced) */
@@ -215,10 +220,11 @@ struct _GossipCluster
   GossipClusterStats stats;
 
   /* ---- engine thread only ----------------------------------------------- */
-  GHashTable       *members;          /* id -> GossipMember* (owned) */
   GossipMember     *local;
-  GPtrArray        *live;             /* alive/suspect remote members (borrowed) */
-  GPtrArray        *probe_list;       /* ids (owned), shuffled round-robin */
+  /* Alive/suspect remote members (borrowed), also the probe rotation:
+   * [0, probe_index) were probed this round, the order is shuffled for
+   * each round. */
+  GPtrArray        *live;
   guint             probe_index;
   GHashTable       *probes;           /* seq -> GossipProbe* */
   guint32           next_seq;
@@ -228,7 +234,7 @@ struct _GossipCluster
   GQueue            history_order;    /* oldest first */
   GHashTable       *requests;         /* msg id -> GossipRequest* */
   GPtrArray        *seeds;            /* addresses given to join() */
-  GQueue            events;           /* deferred emissions (GossipEvent*) */
+  GQueue            events;           /* deferred emissions (linked Events) */
   gboolean          flushing;
   guint             timers[8];
   guint             recovery_rounds;
@@ -261,7 +267,8 @@ void      _gossip_cluster_discard_events (GossipCluster *self);
 void      _gossip_cluster_emit_state    (GossipCluster *self, GossipNode *node, GossipNodeState old_state);
 void      _gossip_cluster_emit_metadata (GossipCluster *self, GossipNode *node);
 void      _gossip_cluster_emit_tick     (GossipCluster *self, GossipTick *tick);
-void      _gossip_cluster_publish       (GossipCluster *self, GossipMember *m, gboolean removed);
+void      _gossip_cluster_publish       (GossipCluster *self, GossipMember *m, const GossipUpdate *info);
+void      _gossip_cluster_unpublish     (GossipCluster *self, GossipMember *m);
 guint     _gossip_cluster_timer         (GossipCluster *self, gint64 delay_us, GossipTimeoutFunc func);
 void      _gossip_cluster_send_body     (GossipCluster *self, const char *address, GossipWriter *body, gboolean reliable);
 void      _gossip_cluster_begin_body    (GossipCluster *self, GossipWriter *w, GossipPacketKind kind, gboolean stream);

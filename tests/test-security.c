@@ -907,6 +907,38 @@ test_prefer_ipv6 (gconstpointer data)
   stop_node (nodes[1]);
 }
 
+/* Without the crypto module an encrypted cluster cannot be made, and says
+ * why; a wrong key length is still reported as such. Runs in a subprocess:
+ * the module stays loaded once a keyring was made. */
+static void
+test_missing_crypto_module (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GossipConfig) config = NULL;
+      g_autoptr(GossipConfig) plain = fast_config ();
+      g_autoptr(GError) error = NULL;
+      GossipCluster *cluster;
+
+      g_setenv ("GOSSIP_MODULE_DIR", "/nonexistent/gossip-modules", TRUE);
+      config = keyed_config (K16, NULL);
+      cluster = gossip_cluster_new (config, &error);
+      g_assert_null (cluster);
+      g_assert_error (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_FAILED);
+      g_assert_true (g_str_has_prefix (error->message, "encryption is unavailable: cannot load libgossip's crypto module: "));
+      g_assert_nonnull (strstr (error->message, "/nonexistent/gossip-modules/crypto-openssl.so"));
+      g_clear_error (&error);
+
+      /* An unencrypted cluster needs no module. */
+      cluster = gossip_cluster_new (plain, &error);
+      g_assert_no_error (error);
+      g_object_unref (cluster);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -916,6 +948,7 @@ main (int argc, char **argv)
   g_test_add_func ("/security/encryption/wrong-key", test_wrong_key);
   g_test_add_func ("/security/encryption/key-rotation", test_key_rotation);
   g_test_add_func ("/security/encryption/bad-key-lengths", test_bad_key_lengths);
+  g_test_add_func ("/security/encryption/missing-module", test_missing_crypto_module);
   g_test_add_func ("/security/bearer-token", test_bearer_token);
   g_test_add_func ("/security/app-version", test_app_version);
   g_test_add_func ("/security/compression/mixed", test_compression_mixed);

@@ -20,7 +20,7 @@ src=${1:-$here/../..}
 plugindir=${SCRIPTLING_PLUGINDIR:-/usr/lib/scriptling/plugins}
 PYTHON=${PYTHON:-python3}
 # Nothing from a build tree.
-unset LD_LIBRARY_PATH GI_TYPELIB_PATH SCRIPTLING_PLUGIN_MODULE_PATH PKG_CONFIG_PATH
+unset LD_LIBRARY_PATH GI_TYPELIB_PATH SCRIPTLING_PLUGIN_MODULE_PATH PKG_CONFIG_PATH GOSSIP_MODULE_DIR
 PATH=/usr/local/bin:/usr/bin:/bin
 export PATH
 
@@ -32,13 +32,21 @@ failed=0
 ok () { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok () { n=$((n + 1)); failed=1; echo "not ok $n - $1"; [ -s "$tmp/out" ] && sed 's/^/#   /' "$tmp/out"; }
 
-echo "1..8"
+echo "1..9"
 
 # 1. the agent
 if gossip-agent --version > "$tmp/out" 2>&1 && grep -q '^gossip-agent .* [0-9]' "$tmp/out"; then
   ok "$(command -v gossip-agent) --version: $(cat "$tmp/out")"
 else
   not_ok "gossip-agent --version"
+fi
+
+# 1b. encryption: the crypto module is found where the package put it
+timeout 2 gossip-agent agent --bind 127.0.0.1:0 --rpc-addr none --encrypt-key 0123456789abcdef > "$tmp/out" 2>&1
+if grep -q '^[^ ]* agent-start ' "$tmp/out" && ! grep -q 'unavailable' "$tmp/out"; then
+  ok "an encrypting agent starts (crypto module loaded)"
+else
+  not_ok "an encrypting agent starts (crypto module loaded)"
 fi
 
 # 2. its man page

@@ -381,6 +381,7 @@ def main():
     ap.add_argument("--logdir", default=None, help="keep agents' stderr here")
     ap.add_argument("--quick", action="store_true", help="3 runs, 20 s window")
     args = ap.parse_args()
+    bl.use_build_tree_modules(args.agent)
 
     if args.quick:
         args.runs = min(args.runs, 3)

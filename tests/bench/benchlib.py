@@ -12,6 +12,7 @@ import ctypes
 import json
 import math
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -414,6 +415,15 @@ def matched_settings(n):
         "dead-node-timeout": f"{int(round(susp * 1000))}ms",
         "suspect-retry-interval": f"{int(SERF_LAN['probe_interval'] * 1000)}ms",
     }
+
+
+def use_build_tree_modules(agent):
+    """An uninstalled gossip-agent (a build tree's gossip/gossip-agent) loads
+    libgossip's crypto module from that tree's .libs unless told otherwise."""
+    path = shutil.which(agent) or agent
+    libs = os.path.join(os.path.dirname(os.path.abspath(path)), ".libs")
+    if not os.environ.get("GOSSIP_MODULE_DIR") and os.path.exists(os.path.join(libs, "crypto-openssl.so")):
+        os.environ["GOSSIP_MODULE_DIR"] = libs
 
 
 def gossip_cmd(agent, bind, rpc, join=None, settings=None, key=None, meta=None, tags=None):

@@ -570,6 +570,7 @@ def main():
     ap.add_argument("--allow-fail", default="",
                     help="comma-separated scenarios whose failure is reported as XFAIL (known engine issues)")
     args = ap.parse_args()
+    bl.use_build_tree_modules(args.agent)
 
     if os.geteuid() != 0:
         skip("needs root (network namespaces and nftables)")

@@ -49,7 +49,7 @@ esac
 targets=${*:-$all_targets}
 
 pkgs="glib-2.0 json-glib-1.0 libcrypto snappy"
-lib_sources="gossip-error.c gossip-buffer.c gossip-crypto.c gossip-compress.c gossip-frame.c gossip-payload.c"
+lib_sources="gossip-error.c gossip-buffer.c gossip-crypto.c gossip-crypto-openssl.c gossip-compress.c gossip-frame.c gossip-payload.c"
 
 mkdir -p "$build"
 # The library sources include config.h first: what configure and the
@@ -62,7 +62,7 @@ EOF
 
 # shellcheck disable=SC2086 # $pkgs is a list
 common_cflags="-g -O1 -fno-omit-frame-pointer -std=gnu11 -Wall -Wextra -Wno-unused-parameter
-  -I$build -I$top -I$top/gossip -DGOSSIP_COMPILATION $(pkg-config --cflags $pkgs)"
+  -I$build -I$top -I$top/gossip -DGOSSIP_COMPILATION -DGOSSIP_CRYPTO_BUILTIN $(pkg-config --cflags $pkgs)"
 # shellcheck disable=SC2086
 libs="$(pkg-config --libs $pkgs) -lm"
 srcs=""

@@ -1,0 +1,107 @@
+/* gossip-crypto-openssl.c — libgossip's crypto module: AES-GCM through
+ * OpenSSL EVP, nonces from OpenSSL's CSPRNG.
+ *
+ * Built as a loadable module (see gossip-crypto-backend-private.h for why);
+ * it exports nothing but gossip_crypto_module_backend().
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "config.h"
+
+#include <limits.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "gossip-crypto-backend-private.h"
+
+#define NONCE_SIZE 12
+#define TAG_SIZE   16
+
+/* A context of its own per operation, so that any number of threads may
+ * seal and open with the same keys concurrently. */
+static gboolean
+openssl_gcm_crypt (const guint8 *key,
+                   gsize         key_len,
+                   gboolean      encrypt,
+                   const guint8 *nonce,
+                   const guint8 *aad,
+                   gsize         aad_len,
+                   const guint8 *in,
+                   gsize         in_len,
+                   guint8       *out,
+                   guint8       *tag)
+{
+  const EVP_CIPHER *cipher;   /* static in libcrypto: never freed */
+  EVP_CIPHER_CTX *ctx;
+  gboolean ok = FALSE;
+  int n = 0;
+
+  switch (key_len)
+    {
+    case 16: cipher = EVP_aes_128_gcm (); break;
+    case 24: cipher = EVP_aes_192_gcm (); break;
+    case 32: cipher = EVP_aes_256_gcm (); break;
+    default: return FALSE;
+    }
+  /* EVP counts in int; callers have checked the lengths already. */
+  if (aad_len > INT_MAX || in_len > INT_MAX)
+    return FALSE;
+
+  ctx = EVP_CIPHER_CTX_new ();
+  if (ctx == NULL)
+    return FALSE;
+
+  if (EVP_CipherInit_ex (ctx, cipher, NULL, NULL, NULL, encrypt ? 1 : 0) != 1)
+    goto out;
+  if (EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_SIZE, NULL) != 1)
+    goto out;
+  if (EVP_CipherInit_ex (ctx, NULL, NULL, key, nonce, encrypt ? 1 : 0) != 1)
+    goto out;
+  if (aad_len > 0 && EVP_CipherUpdate (ctx, NULL, &n, aad, (int) aad_len) != 1)
+    goto out;
+  if (in_len > 0 && EVP_CipherUpdate (ctx, out, &n, in, (int) in_len) != 1)
+    goto out;
+  if (!encrypt && EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_SET_TAG, TAG_SIZE, tag) != 1)
+    goto out;
+  /* GCM is a stream mode: Final writes no bytes but checks the tag on
+   * decryption. */
+  if (EVP_CipherFinal_ex (ctx, out + in_len, &n) != 1)
+    goto out;
+  if (encrypt && EVP_CIPHER_CTX_ctrl (ctx, EVP_CTRL_GCM_GET_TAG, TAG_SIZE, tag) != 1)
+    goto out;
+
+  ok = TRUE;
+
+out:
+  EVP_CIPHER_CTX_free (ctx);
+  return ok;
+}
+
+static gboolean
+openssl_random_bytes (guint8 *buf,
+                      gsize   len)
+{
+  return len <= INT_MAX && RAND_bytes (buf, (int) len) == 1;
+}
+
+static void
+openssl_cleanse (void  *p,
+                 gsize  len)
+{
+  OPENSSL_cleanse (p, len);
+}
+
+static const GossipCryptoBackend backend = {
+  GOSSIP_CRYPTO_BACKEND_ABI,
+  openssl_gcm_crypt,
+  openssl_random_bytes,
+  openssl_cleanse,
+};
+
+const GossipCryptoBackend *
+gossip_crypto_module_backend (void)
+{
+  return &backend;
+}
