@@ -72,6 +72,8 @@ static void schedule_probe (GossipCluster *self);
 static void membership_send_gossip (GossipCluster *self, GPtrArray *updates_encoded, guint ttl,
                                     const guint8 *exclude);
 static void push_pull_with (GossipCluster *self, const char *address);
+static void suspicion_clear (GossipCluster *self, GossipMember *m);
+static void start_probe (GossipCluster *self, GossipMember *target);
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
@@ -97,11 +99,46 @@ broadcast_free (GossipBroadcast *b)
   g_free (b);
 }
 
+/* A suspicion in progress (Lifeguard): its timer, and who accused the
+ * member, the first accuser included. Each distinct accuser after the first
+ * is a confirmation and shortens the timeout. */
+#define MAX_ACCUSERS 8
+
+typedef struct _GossipSuspicion GossipSuspicion;
+struct _GossipSuspicion {
+  guint   timer;
+  guint   confirm_timer;             /* our own confirming probe, pending */
+  guint   n_accusers;
+  guint8  accusers[MAX_ACCUSERS][GOSSIP_UUID_SIZE];
+};
+
 static void
 member_free (GossipMember *m)
 {
   g_clear_pointer (&m->snapshot, gossip_node_unref);
+  g_free (m->suspicion);   /* its timers are cancelled by set_state() and stop */
   g_free (m);
+}
+
+/* Records that a packet from @uuid arrived: members heard from recently are
+ * preferred as relays of indirect probes, because they can reach us. */
+static void
+member_heard (GossipCluster *self,
+              const guint8  *uuid)
+{
+  GossipMember *m = _gossip_membership_lookup (self, uuid);
+
+  if (m != NULL)
+    m->heard_ms = (guint32) (now (self) / 1000) | 1;
+}
+
+static gboolean
+member_heard_within (GossipCluster *self,
+                     GossipMember  *m,
+                     gint64         window)
+{
+  return m->heard_ms != 0 &&
+         (gint64) (guint32) ((guint32) (now (self) / 1000) - m->heard_ms) * 1000 <= window;
 }
 
 /* GossipCluster.members is a set of members hashed and compared by their
@@ -334,11 +371,8 @@ set_state (GossipCluster   *self,
     live_add (self, m);
   else
     live_remove (self, m);
-  if (state != GOSSIP_NODE_SUSPECT && m->suspicion_timer != 0)
-    {
-      gossip_clock_cancel (self->clock, m->suspicion_timer);
-      m->suspicion_timer = 0;
-    }
+  if (state != GOSSIP_NODE_SUSPECT)
+    suspicion_clear (self, m);
 
   _gossip_cluster_publish (self, m, NULL);
   _gossip_cluster_emit_state (self, m->snapshot, old);
@@ -401,8 +435,7 @@ member_reap (GossipCluster *self,
              GossipMember  *m)
 {
   live_remove (self, m);
-  if (m->suspicion_timer != 0)
-    gossip_clock_cancel (self->clock, m->suspicion_timer);
+  suspicion_clear (self, m);
   _gossip_cluster_unpublish (self, m);
   member_free (m);
 }
@@ -596,43 +629,55 @@ refute (GossipCluster *self,
   announce_local (self);
 }
 
+/* How many confirmations a suspicion can expect: one per indirect check,
+ * fewer in a small cluster, where only the members other than the accused
+ * and its first accuser can confirm. */
+static guint
+expected_confirmations (GossipCluster *self)
+{
+  guint others = count_alive_suspect (self);
+  guint k = (guint) MAX (self->config->indirect_checks, 1);
+
+  others = others > 2 ? others - 2 : 0;
+  return MIN (MIN (k, others), MAX_ACCUSERS - 1);
+}
+
+/* Lifeguard's dynamic suspicion timeout: dead_node_timeout without
+ * confirmations, shrinking with the log of the distinct confirmations down
+ * to max(dead_node_timeout / 4, 2 probe periods) when all the expected ones
+ * arrived. Both ends stretch with our local health. */
 static gint64
 suspicion_timeout (GossipCluster *self,
                    GossipMember  *m)
 {
-  gint64 base = self->config->dead_node_timeout * (gint64) (1 + self->local_health);
-  guint k = (guint) MAX (self->config->indirect_checks, 1);
+  const GossipConfig *c = self->config;
+  gint64 health = 1 + (gint64) self->local_health;
+  gint64 max = c->dead_node_timeout * health;
+  gint64 min = MIN (max, MAX (c->dead_node_timeout / 4, 2 * c->health_check_interval) * health);
+  guint k = expected_confirmations (self);
+  guint confirmations = m->suspicion != NULL ? m->suspicion->n_accusers - 1 : 0;
   double frac;
 
-  /* Lifeguard: independent confirmations shorten the timeout, down to
-   * half of it with k confirmations. */
-  if (m->suspicion_confirmations == 0)
-    return base;
-  frac = log ((double) m->suspicion_confirmations + 1.0) / log ((double) k + 1.0);
-  return MAX (base / 2, base - (gint64) ((double) (base / 2) * MIN (frac, 1.0)));
+  if (k == 0 || confirmations == 0)
+    return max;
+  frac = MIN (1.0, log ((double) confirmations + 1.0) / log ((double) k + 1.0));
+  return MAX (min, max - (gint64) ((double) (max - min) * frac));
 }
-
-static void suspicion_expired (gpointer data);
 
 typedef struct {
   GossipCluster *self;
   guint8         uuid[GOSSIP_UUID_SIZE];
 } SuspicionData;
 
-static void
-arm_suspicion (GossipCluster *self,
-               GossipMember  *m)
+static SuspicionData *
+suspicion_data_new (GossipCluster *self,
+                    GossipMember  *m)
 {
   SuspicionData *sd = g_new0 (SuspicionData, 1);
-  gint64 elapsed = now (self) - m->state_time;
 
-  if (m->suspicion_timer != 0)
-    gossip_clock_cancel (self->clock, m->suspicion_timer);
   sd->self = self;
   memcpy (sd->uuid, m->uuid, GOSSIP_UUID_SIZE);
-  m->suspicion_timer = gossip_clock_add_timeout (self->clock,
-                                                 MAX (0, suspicion_timeout (self, m) - elapsed),
-                                                 suspicion_expired, sd, g_free);
+  return sd;
 }
 
 static void
@@ -642,17 +687,126 @@ suspicion_expired (gpointer data)
   GossipCluster *self = g_object_ref (sd->self);
   GossipMember *m = _gossip_membership_lookup (self, sd->uuid);
 
-  if (m != NULL && m->state == GOSSIP_NODE_SUSPECT)
+  if (m != NULL && m->state == GOSSIP_NODE_SUSPECT && m->suspicion != NULL)
     {
       GossipUpdate u;
 
-      m->suspicion_timer = 0;
+      m->suspicion->timer = 0;
       set_state (self, m, GOSSIP_NODE_DEAD);
       update_from_member (m, GOSSIP_UPDATE_DEAD, self->local_uuid, &u);
       disseminate (self, &u, NULL);
     }
   _gossip_cluster_flush_events (self);
   g_object_unref (self);
+}
+
+/* (Re)arms the timer for the current number of confirmations, counted from
+ * the start of the suspicion. */
+static void
+arm_suspicion (GossipCluster *self,
+               GossipMember  *m)
+{
+  gint64 elapsed = now (self) - m->state_time;
+
+  if (m->suspicion->timer != 0)
+    gossip_clock_cancel (self->clock, m->suspicion->timer);
+  m->suspicion->timer = gossip_clock_add_timeout (self->clock,
+                                                  MAX (0, suspicion_timeout (self, m) - elapsed),
+                                                  suspicion_expired, suspicion_data_new (self, m), g_free);
+}
+
+static void
+confirm_probe_fire (gpointer data)
+{
+  SuspicionData *sd = data;
+  GossipCluster *self = sd->self;
+  GossipMember *m = _gossip_membership_lookup (self, sd->uuid);
+
+  if (m == NULL || m->suspicion == NULL)
+    return;
+  m->suspicion->confirm_timer = 0;
+  if (m->state == GOSSIP_NODE_SUSPECT && self->lifecycle == GOSSIP_LIFECYCLE_RUNNING)
+    start_probe (self, m);
+}
+
+/* @m just became suspect on @accuser's word. When someone else accused it,
+ * a few members (2k of the cluster, whatever its size) check for themselves
+ * with a full probe within suspect_retry_interval: their failures are the
+ * independent confirmations that let a dead member be declared dead sooner,
+ * and a live one is not hurt by being probed. */
+static void
+suspicion_start (GossipCluster *self,
+                 GossipMember  *m,
+                 const guint8  *accuser)
+{
+  guint k = expected_confirmations (self);
+  guint others = count_alive_suspect (self);
+
+  suspicion_clear (self, m);
+  m->suspicion = g_new0 (GossipSuspicion, 1);
+  memcpy (m->suspicion->accusers[0], accuser, GOSSIP_UUID_SIZE);
+  m->suspicion->n_accusers = 1;
+  arm_suspicion (self, m);
+
+  if (k > 0 && memcmp (accuser, self->local_uuid, GOSSIP_UUID_SIZE) != 0 &&
+      g_rand_double (self->rand) * (double) (others > 2 ? others - 2 : 1) < 2.0 * k)
+    m->suspicion->confirm_timer =
+      gossip_clock_add_timeout (self->clock,
+                                (gint64) (g_rand_double (self->rand) * (double) self->config->suspect_retry_interval),
+                                confirm_probe_fire, suspicion_data_new (self, m), g_free);
+}
+
+/* Adds @accuser to @m's suspicion. Returns TRUE when it is a new distinct
+ * accuser (a confirmation), which shortens the timeout. */
+static gboolean
+suspicion_confirm (GossipCluster *self,
+                   GossipMember  *m,
+                   const guint8  *accuser)
+{
+  GossipSuspicion *s = m->suspicion;
+
+  static const guint8 nobody[GOSSIP_UUID_SIZE] = { 0 };
+
+  /* An accusation without an accuser (relayed from a state exchange)
+   * confirms nothing. */
+  if (s == NULL || s->n_accusers >= MAX_ACCUSERS || memcmp (accuser, nobody, GOSSIP_UUID_SIZE) == 0)
+    return FALSE;
+  for (guint i = 0; i < s->n_accusers; i++)
+    if (memcmp (s->accusers[i], accuser, GOSSIP_UUID_SIZE) == 0)
+      return FALSE;
+  memcpy (s->accusers[s->n_accusers++], accuser, GOSSIP_UUID_SIZE);
+  arm_suspicion (self, m);
+  return TRUE;
+}
+
+/* For tests (engine thread): whether the member is under suspicion here,
+ * by how many distinct accusers, and the timeout they give it. */
+gboolean
+_gossip_membership_suspicion_info (GossipCluster *self,
+                                   const guint8  *uuid,
+                                   guint         *accusers,
+                                   gint64        *timeout)
+{
+  GossipMember *m = _gossip_membership_lookup (self, uuid);
+
+  if (m == NULL || m->state != GOSSIP_NODE_SUSPECT || m->suspicion == NULL)
+    return FALSE;
+  *accusers = m->suspicion->n_accusers;
+  *timeout = suspicion_timeout (self, m);
+  return TRUE;
+}
+
+static void
+suspicion_clear (GossipCluster *self,
+                 GossipMember  *m)
+{
+  if (m->suspicion == NULL)
+    return;
+  if (m->suspicion->timer != 0)
+    gossip_clock_cancel (self->clock, m->suspicion->timer);
+  if (m->suspicion->confirm_timer != 0)
+    gossip_clock_cancel (self->clock, m->suspicion->confirm_timer);
+  g_clear_pointer (&m->suspicion, g_free);
 }
 
 /* Applies one update. Returns TRUE when it was news (changed our view), in
@@ -718,20 +872,16 @@ apply_update (GossipCluster      *self,
               m->incarnation = u->incarnation;
               return TRUE;
             }
-          /* Another member confirms: shorten the timeout (Lifeguard). */
-          if (memcmp (u->from, self->local_uuid, GOSSIP_UUID_SIZE) != 0)
-            {
-              m->suspicion_confirmations++;
-              arm_suspicion (self, m);
-            }
-          return FALSE;
+          /* Another member confirms: a distinct accuser shortens the
+           * timeout (Lifeguard) and is passed on, so that others count
+           * it too. */
+          return suspicion_confirm (self, m, u->from);
         }
       if (m->state != GOSSIP_NODE_ALIVE)
         return FALSE;
       m->incarnation = u->incarnation;
-      m->suspicion_confirmations = 0;
       set_state (self, m, GOSSIP_NODE_SUSPECT);
-      arm_suspicion (self, m);
+      suspicion_start (self, m, u->from);
       return TRUE;
 
     case GOSSIP_UPDATE_DEAD:
@@ -877,6 +1027,7 @@ handle_gossip (GossipCluster *self,
   news = read_updates_full (self, r, &stale);
   if (news == NULL)
     goto bad;
+  member_heard (self, sender);
   if (stale)
     {
       GossipMember *from = _gossip_membership_lookup (self, sender);
@@ -1079,28 +1230,38 @@ stream_ping_done (GBytes       *reply,
 }
 
 /* Relays for an indirect probe: alive members only (as memberlist does),
- * never the target. Suspects are likely unreachable themselves. */
+ * never the target. Suspects are likely unreachable themselves. Members
+ * heard from within the last probe period come first: they can reach us,
+ * so their nacks come back even when we are on the small side of a
+ * partition, and Lifeguard does not take the target's silence for ours. */
 static GPtrArray *
 pick_relays (GossipCluster *self,
              guint          n,
              const guint8  *target)
 {
   GPtrArray *out = g_ptr_array_new ();
-  guint seen = 0;
+  gint64 window = self->config->health_check_interval;
 
-  for (guint i = 0; i < self->live->len && n > 0; i++)
+  for (guint pass = 0; pass < 2 && out->len < n; pass++)
     {
-      GossipMember *m = self->live->pdata[i];
-      if (m->state != GOSSIP_NODE_ALIVE || memcmp (m->uuid, target, GOSSIP_UUID_SIZE) == 0)
-        continue;
-      seen++;
-      if (out->len < n)
-        g_ptr_array_add (out, m);
-      else
+      guint first = out->len, seen = 0;
+
+      for (guint i = 0; i < self->live->len; i++)
         {
-          guint j = (guint) g_rand_int_range (self->rand, 0, (gint32) seen);
-          if (j < n)
-            out->pdata[j] = m;
+          GossipMember *m = self->live->pdata[i];
+          if (m->state != GOSSIP_NODE_ALIVE || memcmp (m->uuid, target, GOSSIP_UUID_SIZE) == 0 ||
+              member_heard_within (self, m, window) != (pass == 0))
+            continue;
+          /* Reservoir sampling of the n - first places left. */
+          seen++;
+          if (out->len < n)
+            g_ptr_array_add (out, m);
+          else
+            {
+              guint j = (guint) g_rand_int_range (self->rand, 0, (gint32) seen);
+              if (j < n - first)
+                out->pdata[first + j] = m;
+            }
         }
     }
   return out;
@@ -1183,9 +1344,17 @@ probe_deadline_fire (gpointer data)
     {
       GossipUpdate u;
 
-      target->suspicion_confirmations = 0;
       set_state (self, target, GOSSIP_NODE_SUSPECT);
-      arm_suspicion (self, target);
+      suspicion_start (self, target, self->local_uuid);
+      update_from_member (target, GOSSIP_UPDATE_SUSPECT, self->local_uuid, &u);
+      disseminate (self, &u, NULL);
+    }
+  else if (target != NULL && target->state == GOSSIP_NODE_SUSPECT &&
+           suspicion_confirm (self, target, self->local_uuid))
+    {
+      /* Our own full probe of a suspect failed: a confirmation, ours. */
+      GossipUpdate u;
+
       update_from_member (target, GOSSIP_UPDATE_SUSPECT, self->local_uuid, &u);
       disseminate (self, &u, NULL);
     }
@@ -1214,20 +1383,14 @@ next_probe_target (GossipCluster *self)
   return NULL;
 }
 
+/* A full probe: a ping, then indirect pings and a stream ping, then the
+ * verdict at the deadline. */
 static void
-probe_timer_fire (gpointer data)
+start_probe (GossipCluster *self,
+             GossipMember  *target)
 {
-  GossipCluster *self = data;
-  GossipMember *target;
   GossipProbe *p;
   gint64 deadline;
-
-  self->timers[GOSSIP_TIMER_PROBE] = 0;
-  schedule_probe (self);
-
-  target = next_probe_target (self);
-  if (target == NULL)
-    return;
 
   p = g_new0 (GossipProbe, 1);
   p->kind = PROBE_DIRECT;
@@ -1242,6 +1405,20 @@ probe_timer_fire (gpointer data)
   p->deadline_timer = gossip_clock_add_timeout (self->clock, deadline, probe_deadline_fire,
                                                 probe_ref (self, p->seq), g_free);
   send_ping (self, p->seq, target, target->snapshot->address, FALSE, NULL, NULL);
+}
+
+static void
+probe_timer_fire (gpointer data)
+{
+  GossipCluster *self = data;
+  GossipMember *target;
+
+  self->timers[GOSSIP_TIMER_PROBE] = 0;
+  schedule_probe (self);
+
+  target = next_probe_target (self);
+  if (target != NULL)
+    start_probe (self, target);
 }
 
 static void
@@ -1318,6 +1495,7 @@ handle_ping (GossipCluster        *self,
   /* A ping meant for a previous owner of our address is not ours to ack. */
   if (!is_local_uuid (self, target))
     return;
+  member_heard (self, sender);
   if (stale)
     correct_stale_view (self, addr);
   queue_news (self, news);
@@ -1431,6 +1609,7 @@ handle_nack (GossipCluster *self,
       self->stats.frames_dropped++;
       return;
     }
+  member_heard (self, sender);
   p = probe_lookup (self, seq);
   if (p != NULL && p->kind == PROBE_DIRECT)
     p->nacks++;
@@ -1510,8 +1689,9 @@ merge_record (GossipCluster *self,
         return;
       if (rec->state == GOSSIP_NODE_SUSPECT)
         {
+          /* No accuser on record: the sender of the state stands in. */
           m = member_new (self, u, GOSSIP_NODE_SUSPECT);
-          arm_suspicion (self, m);
+          suspicion_start (self, m, u->from);
         }
       else
         member_new (self, u, rec->state);
@@ -1535,7 +1715,7 @@ merge_record (GossipCluster *self,
   /* What a state exchange taught us about a member we knew (a revival
    * after a partition, a refutation, a death) is passed on like gossip, as
    * memberlist does: otherwise only the two ends of the exchange know it
-   * until their peers' own exchanges, up to state_gossip_interval later. */
+   * until their peers' own exchanges, up to a push-pull period later. */
   if (news)
     {
       GossipUpdate q;
@@ -1544,7 +1724,12 @@ merge_record (GossipCluster *self,
       switch (m->state)
         {
         case GOSSIP_NODE_ALIVE:   update_from_member (m, GOSSIP_UPDATE_ALIVE, NULL, &q); break;
-        case GOSSIP_NODE_SUSPECT: update_from_member (m, GOSSIP_UPDATE_SUSPECT, self->local_uuid, &q); break;
+        case GOSSIP_NODE_SUSPECT:
+          /* Passed on in the first accuser's name: hearsay must not count
+           * as a confirmation. */
+          update_from_member (m, GOSSIP_UPDATE_SUSPECT,
+                              m->suspicion != NULL ? m->suspicion->accusers[0] : NULL, &q);
+          break;
         case GOSSIP_NODE_DEAD:    update_from_member (m, GOSSIP_UPDATE_DEAD, self->local_uuid, &q); break;
         case GOSSIP_NODE_LEAVING:
         default:                  update_from_member (m, GOSSIP_UPDATE_LEAVE, NULL, &q); break;
@@ -1908,27 +2093,57 @@ push_pull_with (GossipCluster *self,
   frame = _gossip_cluster_seal (self, &w);
   gossip_writer_clear (&w);
   if (frame)
-    gossip_transport_send_stream (self->transport, address, frame, TRUE, PUSH_PULL_TIMEOUT,
-                                  push_pull_done, g_object_ref (self));
+    {
+      self->push_pulls_started++;
+      gossip_transport_send_stream (self->transport, address, frame, TRUE, PUSH_PULL_TIMEOUT,
+                                    push_pull_done, g_object_ref (self));
+    }
 }
 
+/* The push-pull period: @interval × max(1, known / N0), N0 =
+ * max(1, round(160 × @multiplier)), known = the records a state carries.
+ * An exchange moves the full state both ways, so stretching the period in
+ * proportion to its size keeps what a member sends and receives for
+ * push-pull near 2 × N0 × record size / @interval per second, flat in N
+ * (memberlist's pushPullScale stretches by log2(N / 32) + 1 only, so its
+ * cost still grows as N / log N). */
+gint64
+_gossip_push_pull_period_for (gint64 interval,
+                              guint  known,
+                              double multiplier)
+{
+  double n0 = MAX (1.0, round (160.0 * multiplier));
+  double period;
+
+  if ((double) known <= n0)
+    return interval;
+  period = (double) interval * ((double) known / n0);
+  /* Durations are at most G_MAXINT64 / 1000 µs: keep the clock's sums finite. */
+  if (period >= (double) (G_MAXINT64 / 1000))
+    return MAX (interval, G_MAXINT64 / 1000);
+  return (gint64) period;
+}
+
+/* One exchange with one random alive member per period; the period is
+ * recomputed at every round, as the membership changes, and jittered by
+ * ±25 % so that members that joined together do not exchange in step. */
 static void
 push_pull_fire (gpointer data)
 {
   GossipCluster *self = data;
   g_autoptr(GPtrArray) peers = NULL;
-  guint n;
+  /* write_state() sends every member, dead and leaving ones included. */
+  guint known = g_hash_table_size (self->members);
+  gint64 period = _gossip_push_pull_period_for (self->config->state_gossip_interval, known,
+                                                self->config->state_exchange_multiplier);
 
   self->timers[GOSSIP_TIMER_PUSH_PULL] =
-    _gossip_cluster_timer (self, self->config->state_gossip_interval, push_pull_fire);
+    _gossip_cluster_timer (self, period - period / 4 + _gossip_cluster_jitter (self, period, 2),
+                           push_pull_fire);
 
-  /* state_exchange_multiplier scales how many peers each round reaches:
-   * max(1, round(log2(T) × multiplier / 2)). */
-  n = (guint) MAX (1.0, round (log2 ((double) count_alive_suspect (self)) *
-                               self->config->state_exchange_multiplier / 2.0));
-  peers = _gossip_membership_pick (self, n, NULL, NULL, NULL, GOSSIP_PICK_ALIVE_ONLY);
-  for (guint i = 0; i < peers->len; i++)
-    push_pull_with (self, ((GossipMember *) peers->pdata[i])->snapshot->address);
+  peers = _gossip_membership_pick (self, 1, NULL, NULL, NULL, GOSSIP_PICK_ALIVE_ONLY);
+  if (peers->len > 0)
+    push_pull_with (self, ((GossipMember *) peers->pdata[0])->snapshot->address);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2219,12 +2434,7 @@ _gossip_membership_stop (GossipCluster *self)
   g_hash_table_iter_init (&iter, self->members);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
-      GossipMember *m = value;
-      if (m->suspicion_timer)
-        {
-          gossip_clock_cancel (self->clock, m->suspicion_timer);
-          m->suspicion_timer = 0;
-        }
+      suspicion_clear (self, value);
     }
 }
 

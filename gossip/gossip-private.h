@@ -161,12 +161,13 @@ typedef struct {
   guint8           uuid[GOSSIP_UUID_SIZE];
   GossipNode      *snapshot;          /* replaced under GossipCluster.lock */
   gint64           state_time;        /* clock time of the last state change */
-  GossipNodeState  state;
+  struct _GossipSuspicion *suspicion; /* while suspect: timer, accusers */
   guint32          incarnation;
-  guint            suspicion_timer;
-  guint            suspicion_confirmations;
+  guint32          heard_ms;          /* clock ms (truncated) of its last packet, 0: never */
   gint             live_index;        /* index in GossipCluster.live, or -1 */
-  gboolean         is_local;
+  /* Two halves of one word, so that a member fits a 64-byte allocation. */
+  guint16          state;             /* a GossipNodeState */
+  guint16          is_local;          /* boolean */
 } GossipMember;
 
 typedef struct {
@@ -240,6 +241,7 @@ struct _GossipCluster
   guint             recovery_rounds;
   gint64            fast_probe_until;
   gboolean          early_push_pull;  /* the post-join state exchange was scheduled */
+  guint64           push_pulls_started; /* state exchanges initiated (tests) */
   gint              pending_sends;    /* atomic: sends queued to the engine */
   GossipTick       *tick;             /* outstanding tick, if any */
   GPtrArray        *children;         /* ChildEntry*, under @lock */
@@ -290,6 +292,7 @@ void      _gossip_membership_reject_join (GossipCluster *self, GossipTransportRe
 guint     _gossip_fanout_for            (guint t, double multiplier);
 guint     _gossip_membership_fanout     (GossipCluster *self);
 guint     _gossip_membership_ttl        (GossipCluster *self);
+gint64    _gossip_push_pull_period_for  (gint64 interval, guint known, double multiplier);
 typedef enum {
   GOSSIP_PICK_RECENT_DEAD = 1 << 0,   /* also one member dead for less than 30 s */
   GOSSIP_PICK_ALIVE_ONLY  = 1 << 1,   /* no suspects (they are likely unreachable) */
@@ -298,6 +301,8 @@ GPtrArray*_gossip_membership_pick       (GossipCluster *self, guint n, const cha
                                          const guint8 *exclude1, const guint8 *exclude2,
                                          GossipPickFlags flags);
 GossipMember *_gossip_membership_lookup (GossipCluster *self, const guint8 *uuid);
+gboolean  _gossip_membership_suspicion_info (GossipCluster *self, const guint8 *uuid,
+                                             guint *accusers, gint64 *timeout);
 
 /* gossip-messaging.c */
 void      _gossip_messaging_init        (GossipCluster *self);

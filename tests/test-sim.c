@@ -211,6 +211,89 @@ test_convergence (gconstpointer data)
     }
 }
 
+/* State exchanges each node initiated, minus @since (may be NULL). */
+static void
+push_pulls_started (SimHarness *sim, const guint64 *since, guint64 *started)
+{
+  for (guint i = 0; i < sim_n_nodes (sim); i++)
+    started[i] = sim_node (sim, i)->cluster->push_pulls_started - (since ? since[i] : 0);
+}
+
+/* Counts the state exchanges each node initiates over @periods periods of
+ * @period and checks them: one (with one member) per period, give or take
+ * two for the phase of a node's timer and its ±25 % jitter, and on average
+ * within 10 % (a fixed period would give 3× as many at the larger size). */
+static void
+check_push_pull_rate (SimHarness *sim, gint64 period, guint periods, const char *what)
+{
+  guint n = sim_n_nodes (sim);
+  g_autofree guint64 *before = g_new0 (guint64, n);
+  g_autofree guint64 *started = g_new0 (guint64, n);
+  guint64 total = 0;
+  double mean;
+
+  push_pulls_started (sim, NULL, before);
+  sim_advance (sim, periods * period);
+  push_pulls_started (sim, before, started);
+  for (guint i = 0; i < n; i++)
+    total += started[i];
+  mean = (double) total / n;
+  g_test_message ("%s: %u members, period %.1f s: %.2f exchanges per member in %u periods",
+                  what, n, secs (period), mean, periods);
+  for (guint i = 0; i < n; i++)
+    {
+      g_assert_cmpuint (started[i], >=, periods - 2);
+      g_assert_cmpuint (started[i], <=, periods + 2);
+    }
+  g_assert_cmpfloat (mean, >=, periods * 0.9);
+  g_assert_cmpfloat (mean, <=, periods * 1.1);
+}
+
+/* Push-pull load flat in N: one exchange with one member per period, the
+ * period being state_gossip_interval × max(1, known / N0) with N0 =
+ * round(160 × state_exchange_multiplier). With a multiplier of 0.05
+ * (N0 = 8), 6 members exchange every state_gossip_interval; once 18 more
+ * have joined, every member, the first 6 included (the period is
+ * recomputed at each round), exchanges every 3 intervals. */
+static void
+test_push_pull_period (void)
+{
+  const guint small = 6, large = 24, periods = 10;
+  g_autoptr(SimHarness) sim = sim_new (16);
+  g_autoptr(GossipConfig) config = sim_config_fast ();
+  gint64 sgi, p_small, p_large;
+
+  sim_config_set (config, "state_exchange_multiplier", "0.05");
+  sgi = config_us (config, "state_gossip_interval");
+  p_small = _gossip_push_pull_period_for (sgi, small, 0.05);
+  p_large = _gossip_push_pull_period_for (sgi, large, 0.05);
+  g_assert_cmpint (p_small, ==, sgi);
+  g_assert_cmpint (p_large, ==, 3 * sgi);
+  /* The defaults: N0 = 128. */
+  g_assert_cmpint (_gossip_push_pull_period_for (45 * SEC, 100, 0.8), ==, 45 * SEC);
+  g_assert_cmpint (_gossip_push_pull_period_for (45 * SEC, 128, 0.8), ==, 45 * SEC);
+  g_assert_cmpint (_gossip_push_pull_period_for (45 * SEC, 1280, 0.8), ==, 450 * SEC);
+  g_assert_cmpint (_gossip_push_pull_period_for (45 * SEC, 10000, 1.6), ==, (gint64) 45 * SEC * 10000 / 256);
+  /* Extreme multipliers stay finite and never shorten the period. */
+  g_assert_cmpint (_gossip_push_pull_period_for (45 * SEC, 1000, 1e-9), ==, (gint64) 45 * SEC * 1000);
+  g_assert_cmpint (_gossip_push_pull_period_for (45 * SEC, 1000, G_MAXDOUBLE), ==, 45 * SEC);
+  g_assert_cmpint (_gossip_push_pull_period_for (G_MAXINT64 / 1000, 1000, 0.05), ==, G_MAXINT64 / 1000);
+
+  converge (sim, small, config, SETUP_BOUND);
+  /* Past the post-join exchanges, whose next round may be computed from a
+   * partial view. */
+  sim_advance (sim, 2 * p_small);
+  check_push_pull_rate (sim, p_small, periods, "below N0");
+
+  sim_add_nodes (sim, large - small, config);
+  sim_join (sim, small, 0);
+  g_assert_true (sim_run_until (sim, sim_converged, NULL, SETUP_BOUND));
+  g_assert_cmpuint (sim_n_nodes (sim), ==, large);
+  sim_advance (sim, 2 * p_large);
+  check_push_pull_rate (sim, p_large, periods, "above N0");
+  g_assert_true (sim_converged (sim, NULL));
+}
+
 /* ------------------------------------------------------------------------ */
 /* 2. Failure detection                                                      */
 /* ------------------------------------------------------------------------ */
@@ -253,9 +336,11 @@ test_failure_detection (void)
 
   /* Every survivor probes one member per period, round-robin over a
    * shuffled list: some survivor reaches the victim within one round of
-   * n-1 periods; its suspicion then spreads by gossip. Death follows
-   * between dead_node_timeout/2 (Lifeguard confirmations) and
-   * dead_node_timeout after each survivor's own suspicion. */
+   * n-1 periods; its suspicion then spreads by gossip, and a few
+   * survivors probe the victim themselves to confirm it. Death follows
+   * between max(dead_node_timeout/4, 2 probe periods) (Lifeguard, all the
+   * expected confirmations) and dead_node_timeout (none) after the first
+   * suspicion. */
   {
     WatchHealth watch = { all_see, &dead, 0 };
     g_assert_true (sim_run_until (sim, watch_health, &watch, (n - 1) * hci + deadline + dnt + 5 * SEC));
@@ -295,7 +380,7 @@ test_failure_detection (void)
     dump_events (sim, t_kill, -1);
   g_assert_cmpint (first_suspect - t_kill, <=, (n - 1) * hci + deadline);
   g_assert_cmpint (last_suspect - first_suspect, <=, 1 * SEC);
-  g_assert_cmpint (first_dead - first_suspect, >=, dnt / 2);
+  g_assert_cmpint (first_dead - first_suspect, >=, MAX (dnt / 4, 2 * hci));
   g_assert_cmpint (first_dead - first_suspect, <=, dnt + 100 * MSEC);
   g_assert_cmpint (last_dead - first_dead, <=, 1 * SEC);
 
@@ -1976,6 +2061,100 @@ test_bad_request_replies (void)
 
 /* ------------------------------------------------------------------------ */
 
+/* A suspicion counts each accuser once: repeats, and accusations without an
+ * accuser (relayed from state exchanges), confirm nothing; each distinct
+ * accuser shortens the timeout, down to max(dead_node_timeout / 4, 2 probe
+ * periods) with k = indirect_checks confirmations. */
+static void
+inject_suspect (SimHarness *sim, guint to, const guint8 *subject, guint32 incarnation, const guint8 *from)
+{
+  g_autoptr(GossipCodec) codec = gossip_codec_new (NULL, FALSE, 0);
+  g_autoptr(GBytes) body = NULL, frame = NULL;
+  GossipWriter w;
+  GossipUpdate u = { 0 };
+
+  gossip_writer_init (&w);
+  gossip_writer_put_u8 (&w, GOSSIP_PACKET_GOSSIP);
+  gossip_writer_put_u8 (&w, 0);
+  gossip_writer_put_raw (&w, fake_a, GOSSIP_UUID_SIZE);
+  gossip_writer_put_u8 (&w, 1);
+  gossip_writer_put_u16 (&w, 1);
+  u.kind = GOSSIP_UPDATE_SUSPECT;
+  memcpy (u.id, subject, GOSSIP_UUID_SIZE);
+  u.incarnation = incarnation;
+  memcpy (u.from, from, GOSSIP_UUID_SIZE);
+  _gossip_update_write (&w, &u);
+  body = gossip_writer_steal_bytes (&w);
+  frame = gossip_codec_seal (codec, g_bytes_get_data (body, NULL), g_bytes_get_size (body), NULL);
+  inject (sim, to, frame, FALSE, NULL);
+}
+
+static void
+test_distinct_accusers (void)
+{
+  const guint n = 6, observer = 0, subject = 5;
+  g_autoptr(SimHarness) sim = sim_new (21);
+  g_autoptr(GossipConfig) config = sim_config_new ();
+  gint64 dnt = config_us (config, "dead_node_timeout");
+  gint64 hci = config_us (config, "health_check_interval");
+  gint64 min = MAX (dnt / 4, 2 * hci), timeout = 0, previous;
+  GossipCluster *c;
+  guint8 uuid[GOSSIP_UUID_SIZE], accuser[GOSSIP_UUID_SIZE] = { 0xac, [15] = 1 };
+  static const guint8 nobody[GOSSIP_UUID_SIZE] = { 0 };
+  guint32 inc;
+  guint accusers = 0;
+
+  converge (sim, n, config, SETUP_BOUND);
+  c = sim_node (sim, observer)->cluster;
+  g_assert_true (gossip_uuid_parse (sim_node (sim, subject)->id, uuid));
+  inc = sim_incarnation (sim, observer, subject);
+  g_assert_false (_gossip_membership_suspicion_info (c, uuid, &accusers, &timeout));
+
+  /* The first accusation: suspect, full timeout. */
+  inject_suspect (sim, observer, uuid, inc, accuser);
+  g_assert_cmpint (sim_state (sim, observer, subject), ==, GOSSIP_NODE_SUSPECT);
+  g_assert_true (_gossip_membership_suspicion_info (c, uuid, &accusers, &timeout));
+  g_assert_cmpuint (accusers, ==, 1);
+  g_assert_cmpint (timeout, ==, dnt);
+
+  /* The same accuser again, and an anonymous accusation: no change. */
+  for (guint i = 0; i < 3; i++)
+    inject_suspect (sim, observer, uuid, inc, accuser);
+  inject_suspect (sim, observer, uuid, inc, nobody);
+  g_assert_true (_gossip_membership_suspicion_info (c, uuid, &accusers, &timeout));
+  g_assert_cmpuint (accusers, ==, 1);
+  g_assert_cmpint (timeout, ==, dnt);
+
+  /* Each distinct accuser shortens it, down to the minimum at k = 3. */
+  previous = timeout;
+  for (guint i = 2; i <= 4; i++)
+    {
+      accuser[15] = (guint8) i;
+      inject_suspect (sim, observer, uuid, inc, accuser);
+      g_assert_true (_gossip_membership_suspicion_info (c, uuid, &accusers, &timeout));
+      g_assert_cmpuint (accusers, ==, i);
+      g_assert_cmpint (timeout, <, previous);
+      g_assert_cmpint (timeout, >=, min);
+      previous = timeout;
+    }
+  g_assert_cmpint (timeout, ==, min);
+
+  /* More accusers than are remembered: no harm, still the minimum. */
+  for (guint i = 5; i <= 20; i++)
+    {
+      accuser[15] = (guint8) i;
+      inject_suspect (sim, observer, uuid, inc, accuser);
+    }
+  g_assert_true (_gossip_membership_suspicion_info (c, uuid, &accusers, &timeout));
+  g_assert_cmpuint (accusers, ==, 8);
+  g_assert_cmpint (timeout, ==, min);
+
+  /* The subject is alive: it hears of the suspicion and refutes it. */
+  g_assert_true (sim_run_until (sim, sim_converged, NULL, min));
+  g_assert_false (_gossip_membership_suspicion_info (c, uuid, &accusers, &timeout));
+  g_assert_cmpuint (sim_count_transitions (sim, -1, (gint) subject, GOSSIP_NODE_DEAD, 0), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1985,7 +2164,9 @@ main (int argc, char **argv)
   g_test_add_data_func ("/sim/convergence/10", GUINT_TO_POINTER (10), test_convergence);
   g_test_add_data_func ("/sim/convergence/100", GUINT_TO_POINTER (100), test_convergence);
   g_test_add_data_func ("/sim/convergence/250", GUINT_TO_POINTER (250), test_convergence);
+  g_test_add_func ("/sim/push-pull/period", test_push_pull_period);
   g_test_add_func ("/sim/failure/detection", test_failure_detection);
+  g_test_add_func ("/sim/failure/accusers", test_distinct_accusers);
   g_test_add_func ("/sim/failure/refute", test_refute);
   g_test_add_func ("/sim/leave", test_leave);
   g_test_add_func ("/sim/metadata", test_metadata);

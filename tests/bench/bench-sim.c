@@ -18,8 +18,9 @@
  *    node suspects it, until every survivor sees it non-alive (suspect or
  *    dead) and until every survivor sees it dead; the suspicion's spread in
  *    hops from the first suspicion.
- *  - load: bytes sent per member per second over a steady-state window, with
- *    datagram (probe, ack, gossip) and stream (push-pull) shares.
+ *  - load: bytes sent per member per second over a steady-state window (in
+ *    full views, a whole number of push-pull periods), with datagram (probe,
+ *    ack, gossip) and stream (push-pull) shares, and how it grows with N.
  *  - memory: bytes of heap (mallinfo2) per known-peer entry, measured on one
  *    cluster fed 10,000 synthetic members, without and with metadata; and
  *    the process RSS per entry of the whole simulation.
@@ -641,6 +642,9 @@ typedef struct {
   double  bps_dgram;
   double  bps_stream;
   double  bps_pushpull_est;
+  double  bps_with_pushpull;  /* total, push-pull included (estimated where disabled) */
+  double  window_s;
+  double  pushpull_period_s;  /* at default settings with a full view of N */
   /* memory */
   double  rss_per_entry;
   long    rss_kb;
@@ -859,7 +863,26 @@ run_size (guint n, gboolean full, guint view, gint64 window, guint32 seed,
     r->ttl = _gossip_membership_ttl (c);
   }
 
-  /* 2. steady-state load */
+  /* 2. steady-state load. Push-pull rounds are rare and, after the
+   * simultaneous joins, in step: a full view measures a whole number of
+   * push-pull periods, so that every node's exchanges are counted once per
+   * period (a shorter window would catch all of them or none). */
+  {
+    g_autoptr(GossipConfig) defaults = gossip_config_new ();
+    gint64 period = _gossip_push_pull_period_for (gossip_config_get_duration (defaults, "state_gossip_interval"), n,
+                                                  gossip_config_get_double (defaults, "state_exchange_multiplier"));
+
+    r->pushpull_period_s = (double) period / G_USEC_PER_SEC;
+    if (full)
+      window = ((window + period - 1) / period) * period;
+    r->window_s = (double) window / G_USEC_PER_SEC;
+    /* Push-pull at default settings with a full view of N: one exchange
+     * per period, which carries the full state of N records both ways; a
+     * node also answers one exchange per period on average. The period
+     * grows in proportion to N beyond N0 = 128, so this is flat there:
+     * 2 × min(N, 128) × record / 45 s. */
+    r->bps_pushpull_est = 2.0 * (double) n * (double) record_size (0) / r->pushpull_period_s;
+  }
   sim_advance (sim, 5 * G_USEC_PER_SEC);
   b0 = sim_bytes_total (sim);
   sim_bytes_split (sim, &d0, &s0);
@@ -872,13 +895,8 @@ run_size (guint n, gboolean full, guint view, gint64 window, guint32 seed,
     r->bps_total = (double) (b1 - b0) / secs / n;
     r->bps_dgram = (double) (d1 - d0) / secs / n;
     r->bps_stream = r->bps_total - r->bps_dgram;
-  }
-  /* Push-pull at default settings with a full view of N: max(1,
-   * round(log2 N × 0.8 / 2)) exchanges per 45 s per node, each carrying
-   * the full state both ways. */
-  {
-    double per_round = MAX (1.0, round (log2 ((double) n) * 0.8 / 2.0));
-    r->bps_pushpull_est = per_round * 2.0 * (double) n * (double) record_size (0) / 45.0;
+    /* Partial views run without push-pull: add what it would cost. */
+    r->bps_with_pushpull = full ? r->bps_total : r->bps_total + r->bps_pushpull_est;
   }
 
   /* 3. update spread */
@@ -951,6 +969,37 @@ fmt_s (double v)
   return v < 0 ? g_strdup ("n/a") : g_strdup_printf ("%.3f", v);
 }
 
+/* How the per-member load (push-pull included) grows with N: the exponent
+ * k of N^k from each size to the next and from the smallest to the largest
+ * (0: flat, 1: linear). Results are in the order of --sizes. */
+static double
+growth_exponent (const SizeResult *a, const SizeResult *b)
+{
+  return log (b->bps_with_pushpull / a->bps_with_pushpull) / log ((double) b->n / a->n);
+}
+
+static void
+print_growth (SizeResult *rs, guint count)
+{
+  double k;
+
+  for (guint i = 0; i < count; i++)
+    if (rs[i].bps_with_pushpull <= 0 || (i > 0 && rs[i].n <= rs[i - 1].n))
+      return;
+  if (count < 2)
+    return;
+  printf ("\nper-member load with push-pull (with_pp) as N grows:\n");
+  for (guint i = 1; i < count; i++)
+    printf ("  N=%u -> %u: %.0f -> %.0f B/s, x%.2f for x%.0f members (N^%.2f)\n",
+            rs[i - 1].n, rs[i].n, rs[i - 1].bps_with_pushpull, rs[i].bps_with_pushpull,
+            rs[i].bps_with_pushpull / rs[i - 1].bps_with_pushpull, (double) rs[i].n / rs[i - 1].n,
+            growth_exponent (&rs[i - 1], &rs[i]));
+  k = growth_exponent (&rs[0], &rs[count - 1]);
+  printf ("  overall N^%.2f: %s. Below N0 = 128 members the push-pull share grows with N up to\n"
+          "  2 x 128 x record / 45 s, then stays there (its period grows with N instead).\n",
+          k, k < 0.15 ? "flat in N" : k < 0.6 ? "sublinear in N" : "growing about linearly with N or faster");
+}
+
 static void
 print_results (SizeResult *rs, guint count, const MemResult *mem, FILE *csv, FILE *json)
 {
@@ -973,21 +1022,24 @@ print_results (SizeResult *rs, guint count, const MemResult *mem, FILE *csv, FIL
               d1, da, sp, r->det_wave_hops, dd);
     }
   printf ("\n-- load and memory\n");
-  printf ("%6s %5s | %10s %10s %10s %12s | %12s %8s\n",
-          "N", "view", "B/s/member", "datagram", "stream", "pushpull_est", "RSS/entry", "wall_s");
+  printf ("%6s %5s %7s | %10s %10s %10s | %7s %12s | %10s | %12s %8s\n",
+          "N", "view", "window", "B/s/member", "datagram", "stream", "pp_per", "pushpull_est", "with_pp",
+          "RSS/entry", "wall_s");
   for (guint i = 0; i < count; i++)
     {
       SizeResult *r = &rs[i];
-      printf ("%6u %5s | %10.0f %10.0f %10.0f %12.0f | %12.0f %8.1f\n",
-              r->n, r->full ? "full" : "part", r->bps_total, r->bps_dgram, r->bps_stream,
-              r->bps_pushpull_est, r->rss_per_entry, r->wall_s);
+      printf ("%6u %5s %7.1f | %10.0f %10.0f %10.0f | %7.1f %12.0f | %10.0f | %12.0f %8.1f\n",
+              r->n, r->full ? "full" : "part", r->window_s, r->bps_total, r->bps_dgram, r->bps_stream,
+              r->pushpull_period_s, r->bps_pushpull_est, r->bps_with_pushpull, r->rss_per_entry, r->wall_s);
       if (csv)
-        fprintf (csv, "%u,%s,%u,%.3f,%u,%u,%.4f,%.4f,%.4f,%.2f,%.4f,%u,%.5f,%.5f,%.4f,%.4f,%.4f,%u,%.4f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f\n",
+        fprintf (csv, "%u,%s,%u,%.3f,%u,%u,%.4f,%.4f,%.4f,%.2f,%.4f,%u,%.5f,%.5f,%.4f,%.4f,%.4f,%u,%.4f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,"
+                 "%.1f,%.1f,%.1f\n",
                  r->n, r->full ? "full" : "partial", r->view, r->log2n, r->ttl, r->fanout,
                  r->conv50_s, r->conv95_s, r->conv_s, r->conv_rounds, r->upd_all_s, r->upd_wave_hops,
                  r->upd_wave_frac, r->upd_reached,
                  r->det_first_s, r->det_all_s, r->det_spread_s, r->det_wave_hops, r->dead_all_s,
-                 r->bps_total, r->bps_dgram, r->bps_stream, r->bps_pushpull_est, r->rss_per_entry, r->wall_s);
+                 r->bps_total, r->bps_dgram, r->bps_stream, r->bps_pushpull_est, r->rss_per_entry, r->wall_s,
+                 r->bps_with_pushpull, r->window_s, r->pushpull_period_s);
       if (json)
         fprintf (json,
                  "%s\n    {\"n\": %u, \"view\": \"%s\", \"view_size\": %u, \"log2n\": %.3f, \"ttl\": %u, \"fanout\": %u,"
@@ -997,13 +1049,16 @@ print_results (SizeResult *rs, guint count, const MemResult *mem, FILE *csv, FIL
                  " \"suspicion_spread_s\": %.4f, \"suspicion_wave_hops\": %u, \"dead_all_s\": %.4f,"
                  " \"bytes_per_member_s\": %.1f, \"datagram_bytes_per_member_s\": %.1f,"
                  " \"stream_bytes_per_member_s\": %.1f, \"pushpull_full_view_estimate\": %.1f,"
-                 " \"rss_bytes_per_entry\": %.1f, \"wall_s\": %.1f}",
+                 " \"rss_bytes_per_entry\": %.1f, \"wall_s\": %.1f,"
+                 " \"bytes_per_member_s_with_pushpull\": %.1f, \"window_s\": %.1f, \"pushpull_period_s\": %.1f}",
                  i == 0 ? "" : ",", r->n, r->full ? "full" : "partial", r->view, r->log2n, r->ttl, r->fanout,
                  r->conv50_s, r->conv95_s, r->conv_s, r->conv_rounds, r->upd_all_s, r->upd_wave_hops,
                  r->upd_wave_frac, r->upd_reached,
                  r->det_first_s, r->det_all_s, r->det_spread_s, r->det_wave_hops, r->dead_all_s,
-                 r->bps_total, r->bps_dgram, r->bps_stream, r->bps_pushpull_est, r->rss_per_entry, r->wall_s);
+                 r->bps_total, r->bps_dgram, r->bps_stream, r->bps_pushpull_est, r->rss_per_entry, r->wall_s,
+                 r->bps_with_pushpull, r->window_s, r->pushpull_period_s);
     }
+  print_growth (rs, count);
   printf ("\nconv50/95/100: time until 50%%/95%%/all of the N nodes see all N alive, after simultaneous\n"
           "  joins to one seed (rounds = conv100 / 500 ms periodic gossip round). n/a: not simulated.\n"
           "upd_all: a metadata change reaches every node (n/a: not all within 30 s); hops = depth of the\n"
@@ -1012,8 +1067,11 @@ print_results (SizeResult *rs, guint count, const MemResult *mem, FILE *csv, FIL
           "det1st: first suspicion after the kill; detall: every survivor sees it non-alive;\n"
           "  spread = detall - det1st (hops: wave depth); deadall: every survivor sees it dead.\n"
           "B/s/member: frames sent per member per second in a steady window (datagram: probes, acks,\n"
-          "  gossip; stream: push-pull and stream replies). pushpull_est: push-pull bytes/s/member a\n"
-          "  full view of N costs at default settings (partial-view runs disable push-pull).\n");
+          "  gossip; stream: push-pull and stream replies); a full view's window is a whole number of\n"
+          "  push-pull periods. pp_per: push-pull period at default settings, 45 s x max(1, N/128).\n"
+          "  pushpull_est: push-pull bytes/s/member a full view of N costs at default settings,\n"
+          "  2 x N x record / pp_per = 2 x min(N, 128) x record / 45 s. with_pp: B/s/member with\n"
+          "  push-pull (measured in full views; partial-view runs disable it, the estimate is added).\n");
 
   printf ("\n== Memory per known-peer entry (one cluster fed %u synthetic members, heap via mallinfo2)\n", MEM_ENTRIES);
   printf ("  without metadata:            %8.1f bytes/entry\n", mem->bytes_per_entry);
@@ -1048,7 +1106,7 @@ main (int argc, char **argv)
     { "window", 0, 0, G_OPTION_ARG_INT, &window_s, "Steady-state window in virtual seconds (default 90)", "S" },
     { "seed", 0, 0, G_OPTION_ARG_INT, &seed, "Random seed (default 1)", "S" },
     { "out-dir", 0, 0, G_OPTION_ARG_FILENAME, &out_dir, "Write sim-*.csv and sim-results.json here", "DIR" },
-    { "quick", 0, 0, G_OPTION_ARG_NONE, &quick, "Sizes 100,1000 and a 50 s window", NULL },
+    { "quick", 0, 0, G_OPTION_ARG_NONE, &quick, "Sizes 100,1000 and a 50 s window (full views: whole push-pull periods)", NULL },
     { "memory-only", 0, 0, G_OPTION_ARG_NONE, &memory_only, "Only measure the memory per known-peer entry", NULL },
     { NULL }
   };
@@ -1095,7 +1153,7 @@ main (int argc, char **argv)
       fprintf (csv, "n,view,view_size,log2n,ttl,fanout,converge50_s,converge95_s,converge_s,converge_rounds,"
                "update_all_s,update_wave_hops,update_wave_fraction,update_reached,detect_first_s,detect_all_s,suspicion_spread_s,suspicion_wave_hops,dead_all_s,"
                "bytes_per_member_s,datagram_bytes_per_member_s,stream_bytes_per_member_s,pushpull_full_estimate,"
-               "rss_bytes_per_entry,wall_s\n");
+               "rss_bytes_per_entry,wall_s,bytes_per_member_s_with_pushpull,window_s,pushpull_period_s\n");
       fprintf (curve, "n,t_s,fraction_seeing_all\n");
       fprintf (cdf, "n,what,t_s\n");
       fprintf (json, "{\n  \"latency_us\": %d,\n  \"sizes\": [", LATENCY_US);
