@@ -1366,13 +1366,20 @@ probe_deadline_fire (gpointer data)
 static GossipMember *
 next_probe_target (GossipCluster *self)
 {
+  /* While probes fail (fast probing), members heard from within the last
+   * period are passed over too: they just proved to be alive, and the
+   * probes are better spent on the silent ones, which after a partition
+   * or a rack failure are the ones gone. */
+  gboolean quiet_only = gossip_clock_now (self->clock) < self->fast_probe_until;
+
   for (guint attempts = 0; attempts < 2; attempts++)
     {
       /* Suspects are passed over: they get the suspect-retry pings. */
       while (self->probe_index < self->live->len)
         {
           GossipMember *m = g_ptr_array_index (self->live, self->probe_index++);
-          if (m->state == GOSSIP_NODE_ALIVE)
+          if (m->state == GOSSIP_NODE_ALIVE &&
+              !(quiet_only && member_heard_within (self, m, self->config->health_check_interval)))
             return m;
         }
       /* End of the round: reshuffle the live members. */
