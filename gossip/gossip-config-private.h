@@ -92,8 +92,19 @@ gboolean  gossip_config_set_from_text (GossipConfig *config, const char *name,
                                        const char *text, GError **error);
 
 /* Go time.Duration.String() form of a duration in microseconds ("1h30m0s",
- * "1.5s", "500ms", "0s"), newly allocated. */
+ * "1.5s", "500ms", "0s"), newly allocated (gossip-duration.c). */
 char     *gossip_format_duration      (gint64 usec);
+
+/* Go's time.ParseDuration() to nanoseconds (gossip-duration.c); @out_unit
+ * receives the unknown unit for GOSSIP_DURATION_UNKNOWN_UNIT. */
+typedef enum {
+  GOSSIP_DURATION_OK,
+  GOSSIP_DURATION_INVALID,
+  GOSSIP_DURATION_MISSING_UNIT,
+  GOSSIP_DURATION_UNKNOWN_UNIT,
+  GOSSIP_DURATION_OVERFLOW,
+} GossipDurationStatus;
+GossipDurationStatus _gossip_parse_duration_ns (const char *text, gint64 *out_ns, char **out_unit);
 
 /* @value quoted for an error message: double quotes, control characters,
  * quotes and backslashes escaped, cut after 64 characters with "…";

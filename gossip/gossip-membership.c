@@ -1,21 +1,10 @@
-/* gossip-membership.c — SWIM membership: probing, suspicion, dissemination,
- * join, push-pull state exchange, leave and cleanup.
+/* gossip-membership.c — SWIM membership: the member table and its states,
+ * applying updates, join, push-pull state exchange, leave and cleanup.
  *
- * Failure detection follows SWIM (Das et al.) with Lifeguard's local health
- * (Dadgar et al.): every probe period one member, taken round-robin from a
- * shuffled list, gets a direct ping; without an ack in a third of the probe
- * deadline, k other members are asked to ping it (PING_REQ) and a stream
- * ping is tried as well; without any ack by the deadline it becomes
- * suspect. Suspicion spreads by gossip; the suspect refutes by raising its
- * incarnation; unrefuted suspicion becomes death after dead_node_timeout.
- * A node that misses acks itself (nacks missing, suspected itself) raises
- * its local health multiplier, which stretches its probe period, probe
- * deadline and the suspicion timeouts it starts.
- *
- * Updates spread at once to a fan-out of peers with a TTL, are piggybacked
- * on probes and acks, and are re-sent from a bounded retransmit queue; a
- * periodic push-pull exchange of the full state over a stream repairs what
- * gossip missed.
+ * The failure detector (probes, suspicions, local health) is in
+ * gossip-probe.c; updates spread as described in gossip-dissemination.c,
+ * and a periodic push-pull exchange of the full state over a stream
+ * repairs what gossip missed.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -29,51 +18,14 @@
 #include "gossip-crypto-private.h"
 #include "gossip-private.h"
 
-#define MAX_LOCAL_HEALTH        8
 #define MAX_STATE_RECORDS       100000
-#define MAX_PIGGYBACK_UPDATES   1024
-#define PIGGYBACK_BUDGET        900    /* bytes of updates added to a datagram */
 #define JOIN_TIMEOUT            (4 * G_USEC_PER_SEC)
 #define PUSH_PULL_TIMEOUT       (5 * G_USEC_PER_SEC)
 #define DEAD_GOSSIP_WINDOW      (30 * G_USEC_PER_SEC)
 #define LEAVE_GRACE             (100 * G_TIME_SPAN_MILLISECOND)
 
-typedef enum {
-  PROBE_DIRECT,
-  PROBE_RELAY,
-} ProbeKind;
-
-typedef struct {
-  ProbeKind  kind;
-  guint32    seq;
-  guint8     target[GOSSIP_UUID_SIZE];
-  /* direct probes */
-  gboolean   acked;
-  guint      nacks;
-  guint      nacks_expected;
-  guint      indirect_timer;
-  guint      deadline_timer;
-  gint64     started;
-  /* relayed probes: whom to answer */
-  guint32    origin_seq;
-  char      *origin_addr;
-  guint      relay_timer;
-} GossipProbe;
-
-typedef struct {
-  guint8   id[GOSSIP_UUID_SIZE];
-  GBytes  *encoded;
-  guint    transmits;   /* times sent so far */
-} GossipBroadcast;
-
-static void probe_timer_fire (gpointer data);
 static void push_pull_fire (gpointer data);
-static void schedule_probe (GossipCluster *self);
-static void membership_send_gossip (GossipCluster *self, GPtrArray *updates_encoded, guint ttl,
-                                    const guint8 *exclude);
 static void push_pull_with (GossipCluster *self, const char *address);
-static void suspicion_clear (GossipCluster *self, GossipMember *m);
-static void start_probe (GossipCluster *self, GossipMember *target);
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
@@ -86,59 +38,11 @@ now (GossipCluster *self)
 }
 
 static void
-probe_free (GossipProbe *p)
-{
-  g_free (p->origin_addr);
-  g_free (p);
-}
-
-static void
-broadcast_free (GossipBroadcast *b)
-{
-  g_bytes_unref (b->encoded);
-  g_free (b);
-}
-
-/* A suspicion in progress (Lifeguard): its timer, and who accused the
- * member, the first accuser included. Each distinct accuser after the first
- * is a confirmation and shortens the timeout. */
-#define MAX_ACCUSERS 8
-
-typedef struct _GossipSuspicion GossipSuspicion;
-struct _GossipSuspicion {
-  guint   timer;
-  guint   confirm_timer;             /* our own confirming probe, pending */
-  guint   n_accusers;
-  guint8  accusers[MAX_ACCUSERS][GOSSIP_UUID_SIZE];
-};
-
-static void
 member_free (GossipMember *m)
 {
   g_clear_pointer (&m->snapshot, gossip_node_unref);
   g_free (m->suspicion);   /* its timers are cancelled by set_state() and stop */
   g_free (m);
-}
-
-/* Records that a packet from @uuid arrived: members heard from recently are
- * preferred as relays of indirect probes, because they can reach us. */
-static void
-member_heard (GossipCluster *self,
-              const guint8  *uuid)
-{
-  GossipMember *m = _gossip_membership_lookup (self, uuid);
-
-  if (m != NULL)
-    m->heard_ms = (guint32) (now (self) / 1000) | 1;
-}
-
-static gboolean
-member_heard_within (GossipCluster *self,
-                     GossipMember  *m,
-                     gint64         window)
-{
-  return m->heard_ms != 0 &&
-         (gint64) (guint32) ((guint32) (now (self) / 1000) - m->heard_ms) * 1000 <= window;
 }
 
 /* GossipCluster.members is a set of members hashed and compared by their
@@ -152,15 +56,15 @@ _gossip_membership_lookup (GossipCluster *self,
   return g_hash_table_lookup (self->members, uuid);
 }
 
-static gboolean
-is_local_uuid (GossipCluster *self,
-               const guint8  *uuid)
+gboolean
+_gossip_membership_is_local (GossipCluster *self,
+                             const guint8  *uuid)
 {
   return memcmp (uuid, self->local_uuid, GOSSIP_UUID_SIZE) == 0;
 }
 
-static guint
-count_alive_suspect (GossipCluster *self)
+guint
+_gossip_membership_count_alive_suspect (GossipCluster *self)
 {
   return self->live->len + 1;
 }
@@ -179,7 +83,7 @@ _gossip_fanout_for (guint  t,
 guint
 _gossip_membership_fanout (GossipCluster *self)
 {
-  return _gossip_fanout_for (count_alive_suspect (self), self->config->fan_out_multiplier);
+  return _gossip_fanout_for (_gossip_membership_count_alive_suspect (self), self->config->fan_out_multiplier);
 }
 
 /* ttl = max(1, min(ceil(log2 A × ttl_multiplier) + 2, 8)), A = alive nodes. */
@@ -195,10 +99,10 @@ _gossip_membership_ttl (GossipCluster *self)
 /* GossipCluster.live is also the probe rotation: the members before
  * probe_index were probed this round, the others wait their turn. Adding
  * and removing keep both parts (memberlist's node list works the same). */
-static void
-live_swap (GossipCluster *self,
-           guint          i,
-           guint          j)
+void
+_gossip_membership_live_swap (GossipCluster *self,
+                              guint          i,
+                              guint          j)
 {
   GossipMember *a = self->live->pdata[i];
   GossipMember *b = self->live->pdata[j];
@@ -227,11 +131,11 @@ live_add (GossipCluster *self,
     {
       /* The first waiting member moves to the end, @m takes its place
        * among the probed ones. */
-      live_swap (self, self->probe_index, last);
+      _gossip_membership_live_swap (self, self->probe_index, last);
       self->probe_index++;
     }
   else
-    live_swap (self, at, last);
+    _gossip_membership_live_swap (self, at, last);
 }
 
 static void
@@ -245,10 +149,10 @@ live_remove (GossipCluster *self,
   if (i < self->probe_index)
     {
       /* Leave the probed part through its last slot. */
-      live_swap (self, i, self->probe_index - 1);
+      _gossip_membership_live_swap (self, i, self->probe_index - 1);
       i = --self->probe_index;
     }
-  live_swap (self, i, self->live->len - 1);
+  _gossip_membership_live_swap (self, i, self->live->len - 1);
   g_ptr_array_set_size (self->live, self->live->len - 1);
   m->live_index = -1;
 }
@@ -356,10 +260,10 @@ _gossip_membership_pick (GossipCluster *self,
 /* Member state                                                              */
 /* ------------------------------------------------------------------------ */
 
-static void
-set_state (GossipCluster   *self,
-           GossipMember    *m,
-           GossipNodeState  state)
+void
+_gossip_membership_set_state (GossipCluster   *self,
+                              GossipMember    *m,
+                              GossipNodeState  state)
 {
   GossipNodeState old = m->state;
 
@@ -372,7 +276,7 @@ set_state (GossipCluster   *self,
   else
     live_remove (self, m);
   if (state != GOSSIP_NODE_SUSPECT)
-    suspicion_clear (self, m);
+    _gossip_suspicion_clear (self, m);
 
   _gossip_cluster_publish (self, m, NULL);
   _gossip_cluster_emit_state (self, m->snapshot, old);
@@ -396,7 +300,7 @@ member_new (GossipCluster      *self,
   m->state_time = now (self);
   m->live_index = -1;
   /* Known before live_add(): the local node is never a live peer. */
-  m->is_local = is_local_uuid (self, u->id);
+  m->is_local = _gossip_membership_is_local (self, u->id);
 
   _gossip_cluster_publish (self, m, u);
   if (state == GOSSIP_NODE_ALIVE || state == GOSSIP_NODE_SUSPECT)
@@ -435,182 +339,9 @@ member_reap (GossipCluster *self,
              GossipMember  *m)
 {
   live_remove (self, m);
-  suspicion_clear (self, m);
+  _gossip_suspicion_clear (self, m);
   _gossip_cluster_unpublish (self, m);
   member_free (m);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Encoding the local node and the retransmit queue                          */
-/* ------------------------------------------------------------------------ */
-
-static void
-update_from_member (GossipMember     *m,
-                    GossipUpdateKind  kind,
-                    const guint8     *from,
-                    GossipUpdate     *u)
-{
-  memset (u, 0, sizeof *u);
-  u->kind = kind;
-  memcpy (u->id, m->uuid, GOSSIP_UUID_SIZE);
-  u->incarnation = m->incarnation;
-  if (from)
-    memcpy (u->from, from, GOSSIP_UUID_SIZE);
-  /* Borrowed: only written, never cleared. */
-  u->address = m->snapshot->address;
-  u->meta_version = m->snapshot->metadata_version;
-  u->metadata = m->snapshot->metadata;
-  u->tags = m->snapshot->tags;
-  u->app_version = m->snapshot->app_version;
-}
-
-static GBytes *
-encode_update (const GossipUpdate *u)
-{
-  GossipWriter w;
-
-  gossip_writer_init (&w);
-  _gossip_update_write (&w, u);
-  return gossip_writer_steal_bytes (&w);
-}
-
-static guint
-retransmit_limit (GossipCluster *self)
-{
-  return _gossip_membership_ttl (self) + 1;
-}
-
-/* Queues an encoded update for piggybacking; it replaces any older queued
- * update about the same node. */
-static void
-queue_broadcast (GossipCluster *self,
-                 const guint8  *id,
-                 GBytes        *encoded)
-{
-  GList *l, *next;
-  GossipBroadcast *b;
-
-  for (l = self->broadcasts.head; l != NULL; l = next)
-    {
-      next = l->next;
-      b = l->data;
-      if (memcmp (b->id, id, GOSSIP_UUID_SIZE) == 0)
-        {
-          broadcast_free (b);
-          g_queue_delete_link (&self->broadcasts, l);
-        }
-    }
-  b = g_new0 (GossipBroadcast, 1);
-  memcpy (b->id, id, GOSSIP_UUID_SIZE);
-  b->encoded = g_bytes_ref (encoded);
-  b->transmits = 0;
-  g_queue_push_tail (&self->broadcasts, b);
-}
-
-/* Queues updates read from the network that were news to us. Each encoding
- * was validated by read_updates() and starts with [u8 kind][16 id]. */
-static void
-queue_news (GossipCluster *self,
-            GPtrArray     *news)
-{
-  for (guint i = 0; i < news->len; i++)
-    {
-      gsize len;
-      const guint8 *data = g_bytes_get_data (news->pdata[i], &len);
-
-      if (len >= 1 + GOSSIP_UUID_SIZE)
-        queue_broadcast (self, data + 1, news->pdata[i]);
-    }
-}
-
-/* Spreads an update: fan-out now with a TTL, and queue it for piggybacking. */
-static void
-disseminate (GossipCluster      *self,
-             const GossipUpdate *u,
-             const guint8       *exclude)
-{
-  g_autoptr(GBytes) enc = encode_update (u);
-  g_autoptr(GPtrArray) list = g_ptr_array_new ();
-
-  queue_broadcast (self, u->id, enc);
-  g_ptr_array_add (list, enc);
-  membership_send_gossip (self, list, _gossip_membership_ttl (self), exclude);
-}
-
-static void
-announce_local (GossipCluster *self)
-{
-  GossipUpdate u;
-
-  update_from_member (self->local, self->left ? GOSSIP_UPDATE_LEAVE : GOSSIP_UPDATE_ALIVE, NULL, &u);
-  disseminate (self, &u, NULL);
-}
-
-/* Appends "u16 count + updates" taken from the retransmit queue, within
- * @budget bytes; @extra (if any) goes first and is not counted. */
-static void
-write_piggyback (GossipCluster *self,
-                 GossipWriter  *w,
-                 gsize          budget,
-                 GPtrArray     *extra)
-{
-  gsize count_at = gossip_writer_len (w);
-  guint16 count = 0;
-  gsize used = 0;
-  GList *l, *next;
-  /* Taken from the current membership, not the one at queueing time (as
-   * memberlist does): an update heard before our join completed, while we
-   * knew nobody, still gets the retransmits a full cluster needs. */
-  guint limit = retransmit_limit (self);
-
-  gossip_writer_put_u16 (w, 0);
-  for (guint i = 0; extra != NULL && i < extra->len; i++)
-    {
-      gsize len;
-      const guint8 *data = g_bytes_get_data (extra->pdata[i], &len);
-      gossip_writer_put_raw (w, data, len);
-      count++;
-    }
-  for (l = self->broadcasts.head; l != NULL && count < MAX_PIGGYBACK_UPDATES; l = next)
-    {
-      GossipBroadcast *b = l->data;
-      gsize len;
-      const guint8 *data = g_bytes_get_data (b->encoded, &len);
-
-      next = l->next;
-      if (used + len > budget)
-        continue;
-      /* Already in this packet (the fan-out of a fresh update carries it
-       * as @extra): sending it twice would only use up its retransmits. */
-      if (extra != NULL && g_ptr_array_find_with_equal_func (extra, b->encoded, g_bytes_equal, NULL))
-        continue;
-      gossip_writer_put_raw (w, data, len);
-      used += len;
-      count++;
-      if (++b->transmits >= limit)
-        {
-          broadcast_free (b);
-          g_queue_delete_link (&self->broadcasts, l);
-        }
-    }
-  gossip_writer_patch_u16 (w, count_at, count);
-}
-
-/* What we think of @m, when that is something it should hear (it is
- * suspected or dead here): sending it lets it refute. */
-static GBytes *
-view_of (GossipCluster *self,
-         GossipMember  *m)
-{
-  GossipUpdate u;
-
-  if (m->state == GOSSIP_NODE_SUSPECT)
-    update_from_member (m, GOSSIP_UPDATE_SUSPECT, self->local_uuid, &u);
-  else if (m->state == GOSSIP_NODE_DEAD)
-    update_from_member (m, GOSSIP_UPDATE_DEAD, self->local_uuid, &u);
-  else
-    return NULL;
-  return encode_update (&u);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -624,189 +355,9 @@ refute (GossipCluster *self,
   if (self->left || self->local == NULL)
     return;
   self->local->incarnation = MAX (self->local->incarnation, accused_incarnation) + 1;
-  self->local_health = MIN (self->local_health + 1, MAX_LOCAL_HEALTH);
+  self->local_health = MIN (self->local_health + 1, GOSSIP_MAX_LOCAL_HEALTH);
   _gossip_cluster_publish (self, self->local, NULL);
-  announce_local (self);
-}
-
-/* How many confirmations a suspicion can expect: one per indirect check,
- * fewer in a small cluster, where only the members other than the accused
- * and its first accuser can confirm. */
-static guint
-expected_confirmations (GossipCluster *self)
-{
-  guint others = count_alive_suspect (self);
-  guint k = (guint) MAX (self->config->indirect_checks, 1);
-
-  others = others > 2 ? others - 2 : 0;
-  return MIN (MIN (k, others), MAX_ACCUSERS - 1);
-}
-
-/* Lifeguard's dynamic suspicion timeout: dead_node_timeout without
- * confirmations, shrinking with the log of the distinct confirmations down
- * to max(dead_node_timeout / 4, 2 probe periods) when all the expected ones
- * arrived. Both ends stretch with our local health. */
-static gint64
-suspicion_timeout (GossipCluster *self,
-                   GossipMember  *m)
-{
-  const GossipConfig *c = self->config;
-  gint64 health = 1 + (gint64) self->local_health;
-  gint64 max = c->dead_node_timeout * health;
-  gint64 min = MIN (max, MAX (c->dead_node_timeout / 4, 2 * c->health_check_interval) * health);
-  guint k = expected_confirmations (self);
-  guint confirmations = m->suspicion != NULL ? m->suspicion->n_accusers - 1 : 0;
-  double frac;
-
-  if (k == 0 || confirmations == 0)
-    return max;
-  frac = MIN (1.0, log ((double) confirmations + 1.0) / log ((double) k + 1.0));
-  return MAX (min, max - (gint64) ((double) (max - min) * frac));
-}
-
-typedef struct {
-  GossipCluster *self;
-  guint8         uuid[GOSSIP_UUID_SIZE];
-} SuspicionData;
-
-static SuspicionData *
-suspicion_data_new (GossipCluster *self,
-                    GossipMember  *m)
-{
-  SuspicionData *sd = g_new0 (SuspicionData, 1);
-
-  sd->self = self;
-  memcpy (sd->uuid, m->uuid, GOSSIP_UUID_SIZE);
-  return sd;
-}
-
-static void
-suspicion_expired (gpointer data)
-{
-  SuspicionData *sd = data;
-  GossipCluster *self = g_object_ref (sd->self);
-  GossipMember *m = _gossip_membership_lookup (self, sd->uuid);
-
-  if (m != NULL && m->state == GOSSIP_NODE_SUSPECT && m->suspicion != NULL)
-    {
-      GossipUpdate u;
-
-      m->suspicion->timer = 0;
-      set_state (self, m, GOSSIP_NODE_DEAD);
-      update_from_member (m, GOSSIP_UPDATE_DEAD, self->local_uuid, &u);
-      disseminate (self, &u, NULL);
-    }
-  _gossip_cluster_flush_events (self);
-  g_object_unref (self);
-}
-
-/* (Re)arms the timer for the current number of confirmations, counted from
- * the start of the suspicion. */
-static void
-arm_suspicion (GossipCluster *self,
-               GossipMember  *m)
-{
-  gint64 elapsed = now (self) - m->state_time;
-
-  if (m->suspicion->timer != 0)
-    gossip_clock_cancel (self->clock, m->suspicion->timer);
-  m->suspicion->timer = gossip_clock_add_timeout (self->clock,
-                                                  MAX (0, suspicion_timeout (self, m) - elapsed),
-                                                  suspicion_expired, suspicion_data_new (self, m), g_free);
-}
-
-static void
-confirm_probe_fire (gpointer data)
-{
-  SuspicionData *sd = data;
-  GossipCluster *self = sd->self;
-  GossipMember *m = _gossip_membership_lookup (self, sd->uuid);
-
-  if (m == NULL || m->suspicion == NULL)
-    return;
-  m->suspicion->confirm_timer = 0;
-  if (m->state == GOSSIP_NODE_SUSPECT && self->lifecycle == GOSSIP_LIFECYCLE_RUNNING)
-    start_probe (self, m);
-}
-
-/* @m just became suspect on @accuser's word. When someone else accused it,
- * a few members (2k of the cluster, whatever its size) check for themselves
- * with a full probe within suspect_retry_interval: their failures are the
- * independent confirmations that let a dead member be declared dead sooner,
- * and a live one is not hurt by being probed. */
-static void
-suspicion_start (GossipCluster *self,
-                 GossipMember  *m,
-                 const guint8  *accuser)
-{
-  guint k = expected_confirmations (self);
-  guint others = count_alive_suspect (self);
-
-  suspicion_clear (self, m);
-  m->suspicion = g_new0 (GossipSuspicion, 1);
-  memcpy (m->suspicion->accusers[0], accuser, GOSSIP_UUID_SIZE);
-  m->suspicion->n_accusers = 1;
-  arm_suspicion (self, m);
-
-  if (k > 0 && memcmp (accuser, self->local_uuid, GOSSIP_UUID_SIZE) != 0 &&
-      g_rand_double (self->rand) * (double) (others > 2 ? others - 2 : 1) < 2.0 * k)
-    m->suspicion->confirm_timer =
-      gossip_clock_add_timeout (self->clock,
-                                (gint64) (g_rand_double (self->rand) * (double) self->config->suspect_retry_interval),
-                                confirm_probe_fire, suspicion_data_new (self, m), g_free);
-}
-
-/* Adds @accuser to @m's suspicion. Returns TRUE when it is a new distinct
- * accuser (a confirmation), which shortens the timeout. */
-static gboolean
-suspicion_confirm (GossipCluster *self,
-                   GossipMember  *m,
-                   const guint8  *accuser)
-{
-  GossipSuspicion *s = m->suspicion;
-
-  static const guint8 nobody[GOSSIP_UUID_SIZE] = { 0 };
-
-  /* An accusation without an accuser (relayed from a state exchange)
-   * confirms nothing. */
-  if (s == NULL || s->n_accusers >= MAX_ACCUSERS || memcmp (accuser, nobody, GOSSIP_UUID_SIZE) == 0)
-    return FALSE;
-  for (guint i = 0; i < s->n_accusers; i++)
-    if (memcmp (s->accusers[i], accuser, GOSSIP_UUID_SIZE) == 0)
-      return FALSE;
-  memcpy (s->accusers[s->n_accusers++], accuser, GOSSIP_UUID_SIZE);
-  arm_suspicion (self, m);
-  return TRUE;
-}
-
-/* For tests (engine thread): whether the member is under suspicion here,
- * by how many distinct accusers, and the timeout they give it. */
-gboolean
-_gossip_membership_suspicion_info (GossipCluster *self,
-                                   const guint8  *uuid,
-                                   guint         *accusers,
-                                   gint64        *timeout)
-{
-  GossipMember *m = _gossip_membership_lookup (self, uuid);
-
-  if (m == NULL || m->state != GOSSIP_NODE_SUSPECT || m->suspicion == NULL)
-    return FALSE;
-  *accusers = m->suspicion->n_accusers;
-  *timeout = suspicion_timeout (self, m);
-  return TRUE;
-}
-
-static void
-suspicion_clear (GossipCluster *self,
-                 GossipMember  *m)
-{
-  if (m->suspicion == NULL)
-    return;
-  if (m->suspicion->timer != 0)
-    gossip_clock_cancel (self->clock, m->suspicion->timer);
-  if (m->suspicion->confirm_timer != 0)
-    gossip_clock_cancel (self->clock, m->suspicion->confirm_timer);
-  g_clear_pointer (&m->suspicion, g_free);
+  _gossip_dissemination_announce_local (self);
 }
 
 /* Applies one update. Returns TRUE when it was news (changed our view), in
@@ -818,7 +369,7 @@ apply_update (GossipCluster      *self,
   GossipMember *m;
   gboolean new_metadata;
 
-  if (is_local_uuid (self, u->id))
+  if (_gossip_membership_is_local (self, u->id))
     {
       if (self->local == NULL)
         return FALSE;
@@ -857,7 +408,7 @@ apply_update (GossipCluster      *self,
       m->incarnation = u->incarnation;
       new_metadata = member_learn (self, m, u);
       if (m->state != GOSSIP_NODE_ALIVE)
-        set_state (self, m, GOSSIP_NODE_ALIVE);
+        _gossip_membership_set_state (self, m, GOSSIP_NODE_ALIVE);
       if (new_metadata)
         _gossip_cluster_emit_metadata (self, m->snapshot);
       return TRUE;
@@ -875,13 +426,13 @@ apply_update (GossipCluster      *self,
           /* Another member confirms: a distinct accuser shortens the
            * timeout (Lifeguard) and is passed on, so that others count
            * it too. */
-          return suspicion_confirm (self, m, u->from);
+          return _gossip_suspicion_confirm (self, m, u->from);
         }
       if (m->state != GOSSIP_NODE_ALIVE)
         return FALSE;
       m->incarnation = u->incarnation;
-      set_state (self, m, GOSSIP_NODE_SUSPECT);
-      suspicion_start (self, m, u->from);
+      _gossip_membership_set_state (self, m, GOSSIP_NODE_SUSPECT);
+      _gossip_suspicion_start (self, m, u->from);
       return TRUE;
 
     case GOSSIP_UPDATE_DEAD:
@@ -889,7 +440,7 @@ apply_update (GossipCluster      *self,
           m->state == GOSSIP_NODE_DEAD || m->state == GOSSIP_NODE_LEAVING)
         return FALSE;
       m->incarnation = u->incarnation;
-      set_state (self, m, GOSSIP_NODE_DEAD);
+      _gossip_membership_set_state (self, m, GOSSIP_NODE_DEAD);
       return TRUE;
 
     case GOSSIP_UPDATE_LEAVE:
@@ -901,7 +452,7 @@ apply_update (GossipCluster      *self,
           (m->state == GOSSIP_NODE_DEAD && u->incarnation == m->incarnation))
         return FALSE;
       m->incarnation = u->incarnation;
-      set_state (self, m, GOSSIP_NODE_LEAVING);
+      _gossip_membership_set_state (self, m, GOSSIP_NODE_LEAVING);
       return TRUE;
     }
   return FALSE;
@@ -911,15 +462,15 @@ apply_update (GossipCluster      *self,
  * those that were news (for relaying), or NULL on malformed input.
  * @stale_about_us (optional) tells whether the sender still suspects us,
  * or thinks us dead, at an incarnation we already refuted. */
-static GPtrArray *
-read_updates_full (GossipCluster *self,
-                   GossipReader  *r,
-                   gboolean      *stale_about_us)
+GPtrArray *
+_gossip_membership_read_updates (GossipCluster *self,
+                                 GossipReader  *r,
+                                 gboolean      *stale_about_us)
 {
   guint16 count = 0;
   g_autoptr(GPtrArray) news = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
 
-  if (!gossip_reader_get_u16 (r, &count) || count > MAX_PIGGYBACK_UPDATES)
+  if (!gossip_reader_get_u16 (r, &count) || count > GOSSIP_MAX_PIGGYBACK_UPDATES)
     return NULL;
   for (guint i = 0; i < count; i++)
     {
@@ -928,7 +479,8 @@ read_updates_full (GossipCluster *self,
 
       if (!_gossip_update_read (r, &u))
         return NULL;
-      if (stale_about_us != NULL && self->local != NULL && !self->left && is_local_uuid (self, u.id) &&
+      if (stale_about_us != NULL && self->local != NULL && !self->left &&
+          _gossip_membership_is_local (self, u.id) &&
           (u.kind == GOSSIP_UPDATE_SUSPECT || u.kind == GOSSIP_UPDATE_DEAD) &&
           u.incarnation < self->local->incarnation)
         *stale_about_us = TRUE;
@@ -937,689 +489,6 @@ read_updates_full (GossipCluster *self,
       _gossip_update_clear (&u);
     }
   return g_steal_pointer (&news);
-}
-
-static GPtrArray *
-read_updates (GossipCluster *self,
-              GossipReader  *r)
-{
-  return read_updates_full (self, r, NULL);
-}
-
-/* A peer still accuses us at an incarnation we already refuted: our
- * refutation missed it (it went to our live members and the gossip tail
- * ended), and nothing else would correct it before a state exchange. The
- * accuser keeps telling us (suspect-retry pings, gossip to the recently
- * dead), so answer it directly with our current alive update. */
-static void
-correct_stale_view (GossipCluster *self,
-                    const char    *address)
-{
-  g_autoptr(GPtrArray) extra = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  GossipWriter w;
-  GossipUpdate u;
-
-  if (address == NULL || *address == '\0')
-    return;
-  update_from_member (self->local, GOSSIP_UPDATE_ALIVE, NULL, &u);
-  g_ptr_array_add (extra, encode_update (&u));
-  _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_GOSSIP, FALSE);
-  gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
-  gossip_writer_put_u8 (&w, 0);
-  write_piggyback (self, &w, PIGGYBACK_BUDGET, extra);
-  _gossip_cluster_send_body (self, address, &w, FALSE);
-  gossip_writer_clear (&w);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Gossip packets                                                            */
-/* ------------------------------------------------------------------------ */
-
-/* GOSSIP: [16 sender][u8 ttl][updates]. Sent to a fan-out of peers; the
- * receiver relays what was news to it with ttl - 1. */
-static void
-membership_send_gossip (GossipCluster *self,
-                        GPtrArray     *updates,
-                        guint          ttl,
-                        const guint8  *exclude)
-{
-  g_autoptr(GPtrArray) targets = NULL;
-
-  if (self->lifecycle != GOSSIP_LIFECYCLE_RUNNING)
-    return;
-
-  /* Like memberlist, gossip goes to alive members: suspects are likely
-   * unreachable (they hear about their suspicion from the retry pings). */
-  targets = _gossip_membership_pick (self, _gossip_membership_fanout (self), NULL, exclude, NULL,
-                                     GOSSIP_PICK_ALIVE_ONLY);
-  for (guint i = 0; i < targets->len; i++)
-    {
-      GossipMember *m = targets->pdata[i];
-      GossipWriter w;
-      g_autoptr(GPtrArray) extra = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-      GBytes *view = view_of (self, m);
-
-      for (guint j = 0; j < updates->len; j++)
-        g_ptr_array_add (extra, g_bytes_ref (updates->pdata[j]));
-      if (view)
-        g_ptr_array_add (extra, view);
-
-      _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_GOSSIP, FALSE);
-      gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
-      gossip_writer_put_u8 (&w, (guint8) MIN (ttl, 255u));
-      write_piggyback (self, &w, PIGGYBACK_BUDGET, extra);
-      _gossip_cluster_send_body (self, m->snapshot->address, &w, FALSE);
-      gossip_writer_clear (&w);
-    }
-}
-
-static void
-handle_gossip (GossipCluster *self,
-               GossipReader  *r)
-{
-  const guint8 *sender = NULL;
-  guint8 ttl = 0;
-  g_autoptr(GPtrArray) news = NULL;
-  gboolean stale = FALSE;
-
-  if (!gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender) || !gossip_reader_get_u8 (r, &ttl))
-    goto bad;
-  news = read_updates_full (self, r, &stale);
-  if (news == NULL)
-    goto bad;
-  member_heard (self, sender);
-  if (stale)
-    {
-      GossipMember *from = _gossip_membership_lookup (self, sender);
-      if (from != NULL && !from->is_local)
-        correct_stale_view (self, from->snapshot->address);
-    }
-  queue_news (self, news);
-  if (news->len > 0 && ttl > 1)
-    {
-      guint8 from[GOSSIP_UUID_SIZE];
-      memcpy (from, sender, GOSSIP_UUID_SIZE);
-      membership_send_gossip (self, news, ttl - 1, from);
-    }
-  return;
-
-bad:
-  self->stats.frames_dropped++;
-}
-
-static void
-gossip_timer_fire (gpointer data)
-{
-  GossipCluster *self = data;
-  g_autoptr(GPtrArray) targets = NULL;
-
-  self->timers[GOSSIP_TIMER_GOSSIP] =
-    _gossip_cluster_timer (self, self->config->metadata_gossip_interval, gossip_timer_fire);
-
-  /* Periodic round: retransmit queued updates to a fan-out of peers, and
-   * always talk to one recently dead member so partitions heal. */
-  targets = _gossip_membership_pick (self, self->broadcasts.length > 0 ? _gossip_membership_fanout (self) : 0,
-                                     NULL, NULL, NULL, GOSSIP_PICK_RECENT_DEAD | GOSSIP_PICK_ALIVE_ONLY);
-  for (guint i = 0; i < targets->len; i++)
-    {
-      GossipMember *m = targets->pdata[i];
-      GossipWriter w;
-      g_autoptr(GPtrArray) extra = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-      GBytes *view = view_of (self, m);
-      GossipUpdate lu;
-
-      if (m->state == GOSSIP_NODE_DEAD)
-        {
-          update_from_member (self->local, self->left ? GOSSIP_UPDATE_LEAVE : GOSSIP_UPDATE_ALIVE, NULL, &lu);
-          g_ptr_array_add (extra, encode_update (&lu));
-        }
-      if (view)
-        g_ptr_array_add (extra, view);
-      _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_GOSSIP, FALSE);
-      gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
-      gossip_writer_put_u8 (&w, 0);
-      write_piggyback (self, &w, PIGGYBACK_BUDGET, extra);
-      _gossip_cluster_send_body (self, m->snapshot->address, &w, FALSE);
-      gossip_writer_clear (&w);
-    }
-}
-
-/* ------------------------------------------------------------------------ */
-/* Probing                                                                   */
-/* ------------------------------------------------------------------------ */
-
-static gint64
-probe_deadline (GossipCluster *self)
-{
-  gint64 d = MIN (self->config->suspect_timeout, self->config->health_check_interval);
-  return d * (gint64) (1 + self->local_health);
-}
-
-static void
-send_ping (GossipCluster *self,
-           guint32        seq,
-           GossipMember  *target,
-           const char    *address,
-           gboolean       stream_reply,
-           GossipTransportStreamFunc func,
-           gpointer       user_data)
-{
-  GossipWriter w;
-  g_autoptr(GPtrArray) extra = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  GBytes *view = target ? view_of (self, target) : NULL;
-
-  if (view)
-    g_ptr_array_add (extra, view);
-  _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_PING, stream_reply);
-  gossip_writer_put_u32 (&w, seq);
-  gossip_writer_put_raw (&w, target ? target->uuid : self->local_uuid, GOSSIP_UUID_SIZE);
-  gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
-  gossip_writer_put_string (&w, self->local->snapshot->address);
-  write_piggyback (self, &w, PIGGYBACK_BUDGET, extra);
-  self->stats.probes_sent++;
-
-  if (stream_reply)
-    {
-      g_autoptr(GBytes) frame = _gossip_cluster_seal (self, &w);
-      if (frame)
-        gossip_transport_send_stream (self->transport, address, frame, TRUE,
-                                      MAX (probe_deadline (self) / 2, 100 * G_TIME_SPAN_MILLISECOND),
-                                      func, user_data);
-    }
-  else
-    _gossip_cluster_send_body (self, address, &w, FALSE);
-  gossip_writer_clear (&w);
-}
-
-static GossipProbe *
-probe_lookup (GossipCluster *self,
-              guint32        seq)
-{
-  return g_hash_table_lookup (self->probes, GUINT_TO_POINTER (seq));
-}
-
-static void
-probe_finish (GossipCluster *self,
-              GossipProbe   *p)
-{
-  if (p->indirect_timer)
-    gossip_clock_cancel (self->clock, p->indirect_timer);
-  if (p->deadline_timer)
-    gossip_clock_cancel (self->clock, p->deadline_timer);
-  if (p->relay_timer)
-    gossip_clock_cancel (self->clock, p->relay_timer);
-  g_hash_table_remove (self->probes, GUINT_TO_POINTER (p->seq));
-}
-
-typedef struct {
-  GossipCluster *self;
-  guint32        seq;
-} ProbeRef;
-
-static ProbeRef *
-probe_ref (GossipCluster *self, guint32 seq)
-{
-  ProbeRef *ref = g_new (ProbeRef, 1);
-  ref->self = self;
-  ref->seq = seq;
-  return ref;
-}
-
-static void
-probe_acked (GossipCluster *self,
-             GossipProbe   *p)
-{
-  if (p->kind == PROBE_DIRECT)
-    {
-      p->acked = TRUE;
-      if (self->local_health > 0)
-        self->local_health--;
-      probe_finish (self, p);
-    }
-  else
-    {
-      /* Relay: tell the member that asked us. */
-      GossipWriter w;
-
-      _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_ACK, FALSE);
-      gossip_writer_put_u32 (&w, p->origin_seq);
-      gossip_writer_put_raw (&w, p->target, GOSSIP_UUID_SIZE);
-      write_piggyback (self, &w, PIGGYBACK_BUDGET, NULL);
-      _gossip_cluster_send_body (self, p->origin_addr, &w, FALSE);
-      gossip_writer_clear (&w);
-      probe_finish (self, p);
-    }
-}
-
-static void
-stream_ping_done (GBytes       *reply,
-                  const GError *error,
-                  gpointer      user_data)
-{
-  ProbeRef *ref = user_data;
-  GossipCluster *self = ref->self;
-  GossipProbe *p;
-
-  /* The probe may be over (acked or failed) and the cluster stopping. */
-  if (error == NULL && reply != NULL && self->lifecycle == GOSSIP_LIFECYCLE_RUNNING &&
-      (p = probe_lookup (self, ref->seq)) != NULL)
-    {
-      g_autoptr(GBytes) body = gossip_codec_open (self->codec, g_bytes_get_data (reply, NULL),
-                                                  g_bytes_get_size (reply), NULL);
-      GossipReader r;
-      guint8 kind = 0, hflags = 0;
-
-      if (body != NULL)
-        {
-          gossip_reader_init (&r, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
-          if (gossip_reader_get_u8 (&r, &kind) && kind == GOSSIP_PACKET_ACK &&
-              gossip_reader_get_u8 (&r, &hflags) && hflags == 0)
-            {
-              guint32 seq = 0;
-              const guint8 *sender = NULL;
-              if (gossip_reader_get_u32 (&r, &seq) && gossip_reader_get_raw (&r, GOSSIP_UUID_SIZE, &sender))
-                {
-                  g_autoptr(GPtrArray) news = read_updates (self, &r);
-                  probe_acked (self, p);
-                }
-            }
-        }
-      _gossip_cluster_flush_events (self);
-    }
-  g_free (ref);
-}
-
-/* Relays for an indirect probe: alive members only (as memberlist does),
- * never the target. Suspects are likely unreachable themselves. Members
- * heard from within the last probe period come first: they can reach us,
- * so their nacks come back even when we are on the small side of a
- * partition, and Lifeguard does not take the target's silence for ours. */
-static GPtrArray *
-pick_relays (GossipCluster *self,
-             guint          n,
-             const guint8  *target)
-{
-  GPtrArray *out = g_ptr_array_new ();
-  gint64 window = self->config->health_check_interval;
-
-  for (guint pass = 0; pass < 2 && out->len < n; pass++)
-    {
-      guint first = out->len, seen = 0;
-
-      for (guint i = 0; i < self->live->len; i++)
-        {
-          GossipMember *m = self->live->pdata[i];
-          if (m->state != GOSSIP_NODE_ALIVE || memcmp (m->uuid, target, GOSSIP_UUID_SIZE) == 0 ||
-              member_heard_within (self, m, window) != (pass == 0))
-            continue;
-          /* Reservoir sampling of the n - first places left. */
-          seen++;
-          if (out->len < n)
-            g_ptr_array_add (out, m);
-          else
-            {
-              guint j = (guint) g_rand_int_range (self->rand, 0, (gint32) seen);
-              if (j < n - first)
-                out->pdata[first + j] = m;
-            }
-        }
-    }
-  return out;
-}
-
-static void
-probe_indirect (gpointer data)
-{
-  ProbeRef *ref = data;
-  GossipCluster *self = ref->self;
-  GossipProbe *p = probe_lookup (self, ref->seq);
-  GossipMember *target;
-  g_autoptr(GPtrArray) relays = NULL;
-
-  if (p == NULL)
-    return;
-  p->indirect_timer = 0;
-  target = _gossip_membership_lookup (self, p->target);
-  if (target == NULL)
-    return;
-
-  relays = pick_relays (self, (guint) self->config->indirect_checks, p->target);
-  p->nacks_expected = relays->len;
-  for (guint i = 0; i < relays->len; i++)
-    {
-      GossipMember *relay = relays->pdata[i];
-      GossipWriter w;
-
-      _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_PING_REQ, FALSE);
-      gossip_writer_put_u32 (&w, p->seq);
-      gossip_writer_put_raw (&w, target->uuid, GOSSIP_UUID_SIZE);
-      gossip_writer_put_string (&w, target->snapshot->address);
-      gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
-      gossip_writer_put_string (&w, self->local->snapshot->address);
-      write_piggyback (self, &w, PIGGYBACK_BUDGET, NULL);
-      _gossip_cluster_send_body (self, relay->snapshot->address, &w, FALSE);
-      gossip_writer_clear (&w);
-      self->stats.indirect_probes_sent++;
-    }
-
-  /* Also try a stream ping, which survives datagram loss (memberlist's
-   * TCP fallback). */
-  send_ping (self, p->seq, target, target->snapshot->address, TRUE, stream_ping_done, probe_ref (self, p->seq));
-}
-
-static void
-probe_deadline_fire (gpointer data)
-{
-  ProbeRef *ref = data;
-  GossipCluster *self = ref->self;
-  GossipProbe *p = probe_lookup (self, ref->seq);
-  GossipMember *target;
-
-  if (p == NULL)
-    return;
-  p->deadline_timer = 0;
-  target = _gossip_membership_lookup (self, p->target);
-
-  /* Lifeguard: if none of the relays even nacked, the fault is likely
-   * ours. A single nack proves we can still talk to the cluster (behind a
-   * partition only part of the relays can answer), so it is not counted. */
-  if (p->nacks_expected > 0 && p->nacks == 0)
-    self->local_health = MIN (self->local_health + 1, MAX_LOCAL_HEALTH);
-  else if (p->nacks > 0)
-    {
-      /* We are healthy and the target is not: several members may have
-       * gone at once (a rack, a partition), so for a while probes overlap,
-       * four per period. Only failures speed probing up: a healthy cluster
-       * keeps its constant load. */
-      self->fast_probe_until = gossip_clock_now (self->clock) + 2 * self->config->health_check_interval;
-      if (self->timers[GOSSIP_TIMER_PROBE] != 0)
-        {
-          gossip_clock_cancel (self->clock, self->timers[GOSSIP_TIMER_PROBE]);
-          self->timers[GOSSIP_TIMER_PROBE] = 0;
-        }
-      schedule_probe (self);
-    }
-
-  if (target != NULL && target->state == GOSSIP_NODE_ALIVE)
-    {
-      GossipUpdate u;
-
-      set_state (self, target, GOSSIP_NODE_SUSPECT);
-      suspicion_start (self, target, self->local_uuid);
-      update_from_member (target, GOSSIP_UPDATE_SUSPECT, self->local_uuid, &u);
-      disseminate (self, &u, NULL);
-    }
-  else if (target != NULL && target->state == GOSSIP_NODE_SUSPECT &&
-           suspicion_confirm (self, target, self->local_uuid))
-    {
-      /* Our own full probe of a suspect failed: a confirmation, ours. */
-      GossipUpdate u;
-
-      update_from_member (target, GOSSIP_UPDATE_SUSPECT, self->local_uuid, &u);
-      disseminate (self, &u, NULL);
-    }
-  probe_finish (self, p);
-  /* A plain clock timer: nobody else flushes what it raised. */
-  _gossip_cluster_flush_events (self);
-}
-
-static GossipMember *
-next_probe_target (GossipCluster *self)
-{
-  /* While probes fail (fast probing), members heard from within the last
-   * period are passed over too: they just proved to be alive, and the
-   * probes are better spent on the silent ones, which after a partition
-   * or a rack failure are the ones gone. */
-  gboolean quiet_only = gossip_clock_now (self->clock) < self->fast_probe_until;
-
-  for (guint attempts = 0; attempts < 2; attempts++)
-    {
-      /* Suspects are passed over: they get the suspect-retry pings. */
-      while (self->probe_index < self->live->len)
-        {
-          GossipMember *m = g_ptr_array_index (self->live, self->probe_index++);
-          if (m->state == GOSSIP_NODE_ALIVE &&
-              !(quiet_only && member_heard_within (self, m, self->config->health_check_interval)))
-            return m;
-        }
-      /* End of the round: reshuffle the live members. */
-      for (guint i = self->live->len; i > 1; i--)
-        live_swap (self, i - 1, (guint) g_rand_int_range (self->rand, 0, (gint32) i));
-      self->probe_index = 0;
-    }
-  return NULL;
-}
-
-/* A full probe: a ping, then indirect pings and a stream ping, then the
- * verdict at the deadline. */
-static void
-start_probe (GossipCluster *self,
-             GossipMember  *target)
-{
-  GossipProbe *p;
-  gint64 deadline;
-
-  p = g_new0 (GossipProbe, 1);
-  p->kind = PROBE_DIRECT;
-  p->seq = ++self->next_seq;
-  memcpy (p->target, target->uuid, GOSSIP_UUID_SIZE);
-  p->started = now (self);
-  g_hash_table_insert (self->probes, GUINT_TO_POINTER (p->seq), p);
-
-  deadline = probe_deadline (self);
-  p->indirect_timer = gossip_clock_add_timeout (self->clock, deadline / 3, probe_indirect,
-                                                probe_ref (self, p->seq), g_free);
-  p->deadline_timer = gossip_clock_add_timeout (self->clock, deadline, probe_deadline_fire,
-                                                probe_ref (self, p->seq), g_free);
-  send_ping (self, p->seq, target, target->snapshot->address, FALSE, NULL, NULL);
-}
-
-static void
-probe_timer_fire (gpointer data)
-{
-  GossipCluster *self = data;
-  GossipMember *target;
-
-  self->timers[GOSSIP_TIMER_PROBE] = 0;
-  schedule_probe (self);
-
-  target = next_probe_target (self);
-  if (target != NULL)
-    start_probe (self, target);
-}
-
-static void
-schedule_probe (GossipCluster *self)
-{
-  gint64 period = self->config->health_check_interval * (gint64) (1 + self->local_health);
-
-  if (gossip_clock_now (self->clock) < self->fast_probe_until)
-    period = self->config->health_check_interval / 4;
-  if (self->timers[GOSSIP_TIMER_PROBE] == 0)
-    self->timers[GOSSIP_TIMER_PROBE] = _gossip_cluster_timer (self, period, probe_timer_fire);
-}
-
-/* Suspects get an extra ping every suspect_retry_interval carrying the
- * suspicion, so that a live one hears of it and refutes quickly. */
-static void
-suspect_retry_fire (gpointer data)
-{
-  GossipCluster *self = data;
-
-  self->timers[GOSSIP_TIMER_SUSPECT_RETRY] =
-    _gossip_cluster_timer (self, self->config->suspect_retry_interval, suspect_retry_fire);
-  for (guint i = 0; i < self->live->len; i++)
-    {
-      GossipMember *m = self->live->pdata[i];
-      if (m->state == GOSSIP_NODE_SUSPECT)
-        send_ping (self, ++self->next_seq, m, m->snapshot->address, FALSE, NULL, NULL);
-    }
-}
-
-static void
-send_ack (GossipCluster        *self,
-          guint32               seq,
-          const char           *address,
-          GossipTransportReply *reply)
-{
-  GossipWriter w;
-
-  _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_ACK, FALSE);
-  gossip_writer_put_u32 (&w, seq);
-  gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
-  write_piggyback (self, &w, PIGGYBACK_BUDGET, NULL);
-  if (reply != NULL)
-    {
-      g_autoptr(GBytes) frame = _gossip_cluster_seal (self, &w);
-      if (frame)
-        gossip_transport_reply_send (reply, frame);
-    }
-  else
-    _gossip_cluster_send_body (self, address, &w, FALSE);
-  gossip_writer_clear (&w);
-}
-
-static void
-handle_ping (GossipCluster        *self,
-             GossipReader         *r,
-             GossipTransportReply *reply)
-{
-  guint32 seq = 0;
-  const guint8 *target = NULL, *sender = NULL;
-  g_autofree char *addr = NULL;
-  g_autoptr(GPtrArray) news = NULL;
-  gboolean stale = FALSE;
-
-  if (!gossip_reader_get_u32 (r, &seq) ||
-      !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &target) ||
-      !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender) ||
-      !gossip_reader_get_string (r, 1024, &addr) ||
-      (news = read_updates_full (self, r, &stale)) == NULL)
-    {
-      self->stats.frames_dropped++;
-      return;
-    }
-  /* A ping meant for a previous owner of our address is not ours to ack. */
-  if (!is_local_uuid (self, target))
-    return;
-  member_heard (self, sender);
-  if (stale)
-    correct_stale_view (self, addr);
-  queue_news (self, news);
-  send_ack (self, seq, addr, reply);
-}
-
-static void
-handle_ack (GossipCluster *self,
-            GossipReader  *r)
-{
-  guint32 seq = 0;
-  const guint8 *sender = NULL;
-  g_autoptr(GPtrArray) news = NULL;
-  GossipProbe *p;
-
-  if (!gossip_reader_get_u32 (r, &seq) ||
-      !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender) ||
-      (news = read_updates (self, r)) == NULL)
-    {
-      self->stats.frames_dropped++;
-      return;
-    }
-  p = probe_lookup (self, seq);
-  if (p != NULL && memcmp (p->target, sender, GOSSIP_UUID_SIZE) == 0)
-    probe_acked (self, p);
-}
-
-static void
-relay_timeout (gpointer data)
-{
-  ProbeRef *ref = data;
-  GossipCluster *self = ref->self;
-  GossipProbe *p = probe_lookup (self, ref->seq);
-  GossipWriter w;
-
-  if (p == NULL)
-    return;
-  p->relay_timer = 0;
-  /* Lifeguard nack: "I am alive, but could not reach the target." */
-  _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_NACK, FALSE);
-  gossip_writer_put_u32 (&w, p->origin_seq);
-  gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
-  _gossip_cluster_send_body (self, p->origin_addr, &w, FALSE);
-  gossip_writer_clear (&w);
-  probe_finish (self, p);
-}
-
-static void
-handle_ping_req (GossipCluster *self,
-                 GossipReader  *r)
-{
-  guint32 seq = 0;
-  const guint8 *target = NULL, *requester = NULL;
-  g_autofree char *target_addr = NULL, *requester_addr = NULL;
-  g_autoptr(GPtrArray) news = NULL;
-  GossipProbe *p;
-  GossipMember *tm;
-
-  if (!gossip_reader_get_u32 (r, &seq) ||
-      !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &target) ||
-      !gossip_reader_get_string (r, 1024, &target_addr) ||
-      !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &requester) ||
-      !gossip_reader_get_string (r, 1024, &requester_addr) ||
-      (news = read_updates (self, r)) == NULL)
-    {
-      self->stats.frames_dropped++;
-      return;
-    }
-
-  p = g_new0 (GossipProbe, 1);
-  p->kind = PROBE_RELAY;
-  p->seq = ++self->next_seq;
-  memcpy (p->target, target, GOSSIP_UUID_SIZE);
-  p->origin_seq = seq;
-  p->origin_addr = g_strdup (requester_addr);
-  g_hash_table_insert (self->probes, GUINT_TO_POINTER (p->seq), p);
-  /* The asker waits 2/3 of its deadline for the indirect round; our nack
-   * has to reach it before that ends, or a healthy asker takes the lost
-   * nacks for its own fault (Lifeguard) whenever a member really died. */
-  p->relay_timer = gossip_clock_add_timeout (self->clock, probe_deadline (self) / 2,
-                                             relay_timeout, probe_ref (self, p->seq), g_free);
-
-  tm = _gossip_membership_lookup (self, target);
-  if (tm != NULL)
-    send_ping (self, p->seq, tm, target_addr, FALSE, NULL, NULL);
-  else
-    {
-      /* Unknown to us: ping by address, addressed to the id we were given. */
-      GossipWriter w;
-      _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_PING, FALSE);
-      gossip_writer_put_u32 (&w, p->seq);
-      gossip_writer_put_raw (&w, target, GOSSIP_UUID_SIZE);
-      gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
-      gossip_writer_put_string (&w, self->local->snapshot->address);
-      gossip_writer_put_u16 (&w, 0);
-      _gossip_cluster_send_body (self, target_addr, &w, FALSE);
-      gossip_writer_clear (&w);
-    }
-}
-
-static void
-handle_nack (GossipCluster *self,
-             GossipReader  *r)
-{
-  guint32 seq = 0;
-  const guint8 *sender = NULL;
-  GossipProbe *p;
-
-  if (!gossip_reader_get_u32 (r, &seq) || !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender))
-    {
-      self->stats.frames_dropped++;
-      return;
-    }
-  member_heard (self, sender);
-  p = probe_lookup (self, seq);
-  if (p != NULL && p->kind == PROBE_DIRECT)
-    p->nacks++;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1632,7 +501,7 @@ write_record (GossipWriter *w,
 {
   GossipUpdate u;
 
-  update_from_member (m, GOSSIP_UPDATE_ALIVE, NULL, &u);
+  _gossip_update_from_member (m, GOSSIP_UPDATE_ALIVE, NULL, &u);
   _gossip_update_write (w, &u);
   gossip_writer_put_u8 (w, m->state);
 }
@@ -1678,7 +547,7 @@ merge_record (GossipCluster *self,
   GossipMember *m;
   gboolean news;
 
-  if (is_local_uuid (self, u->id))
+  if (_gossip_membership_is_local (self, u->id))
     {
       /* What the peer thinks of us: refute anything but alive at our incarnation. */
       GossipUpdate view = *u;
@@ -1698,7 +567,7 @@ merge_record (GossipCluster *self,
         {
           /* No accuser on record: the sender of the state stands in. */
           m = member_new (self, u, GOSSIP_NODE_SUSPECT);
-          suspicion_start (self, m, u->from);
+          _gossip_suspicion_start (self, m, u->from);
         }
       else
         member_new (self, u, rec->state);
@@ -1730,19 +599,19 @@ merge_record (GossipCluster *self,
 
       switch (m->state)
         {
-        case GOSSIP_NODE_ALIVE:   update_from_member (m, GOSSIP_UPDATE_ALIVE, NULL, &q); break;
+        case GOSSIP_NODE_ALIVE:   _gossip_update_from_member (m, GOSSIP_UPDATE_ALIVE, NULL, &q); break;
         case GOSSIP_NODE_SUSPECT:
           /* Passed on in the first accuser's name: hearsay must not count
            * as a confirmation. */
-          update_from_member (m, GOSSIP_UPDATE_SUSPECT,
-                              m->suspicion != NULL ? m->suspicion->accusers[0] : NULL, &q);
+          _gossip_update_from_member (m, GOSSIP_UPDATE_SUSPECT,
+                                      _gossip_suspicion_first_accuser (m), &q);
           break;
-        case GOSSIP_NODE_DEAD:    update_from_member (m, GOSSIP_UPDATE_DEAD, self->local_uuid, &q); break;
+        case GOSSIP_NODE_DEAD:    _gossip_update_from_member (m, GOSSIP_UPDATE_DEAD, self->local_uuid, &q); break;
         case GOSSIP_NODE_LEAVING:
-        default:                  update_from_member (m, GOSSIP_UPDATE_LEAVE, NULL, &q); break;
+        default:                  _gossip_update_from_member (m, GOSSIP_UPDATE_LEAVE, NULL, &q); break;
         }
-      enc = encode_update (&q);
-      queue_broadcast (self, m->uuid, enc);
+      enc = _gossip_update_encode (&q);
+      _gossip_dissemination_queue (self, m->uuid, enc);
     }
 }
 
@@ -1824,7 +693,7 @@ handle_join (GossipCluster        *self,
       self->stats.frames_dropped++;
       return;
     }
-  if (is_local_uuid (self, rec.alive.id))
+  if (_gossip_membership_is_local (self, rec.alive.id))
     {
       _gossip_update_clear (&rec.alive);
       _gossip_membership_reject_join (self, reply, "unable to join self");
@@ -1838,13 +707,13 @@ handle_join (GossipCluster        *self,
         m->incarnation <= rec.alive.incarnation)
       {
         m->incarnation = rec.alive.incarnation;
-        set_state (self, m, GOSSIP_NODE_ALIVE);
+        _gossip_membership_set_state (self, m, GOSSIP_NODE_ALIVE);
       }
     if (m != NULL)
       {
         GossipUpdate u;
-        update_from_member (m, GOSSIP_UPDATE_ALIVE, NULL, &u);
-        disseminate (self, &u, m->uuid);
+        _gossip_update_from_member (m, GOSSIP_UPDATE_ALIVE, NULL, &u);
+        _gossip_dissemination_spread (self, &u, m->uuid);
       }
   }
   _gossip_update_clear (&rec.alive);
@@ -2176,7 +1045,7 @@ cleanup_fire (gpointer data)
       if (m->is_local)
         continue;
       if (m->state == GOSSIP_NODE_LEAVING && t - m->state_time > self->config->leaving_node_timeout)
-        set_state (self, m, GOSSIP_NODE_DEAD);
+        _gossip_membership_set_state (self, m, GOSSIP_NODE_DEAD);
       else if (m->state == GOSSIP_NODE_DEAD && t - m->state_time > self->config->node_retention_time)
         g_ptr_array_add (reap, m);
     }
@@ -2238,11 +1107,11 @@ _gossip_membership_receive (GossipCluster        *self,
     return;
   switch (kind)
     {
-    case GOSSIP_PACKET_PING:      handle_ping (self, r, reply); break;
-    case GOSSIP_PACKET_ACK:       handle_ack (self, r); break;
-    case GOSSIP_PACKET_PING_REQ:  handle_ping_req (self, r); break;
-    case GOSSIP_PACKET_NACK:      handle_nack (self, r); break;
-    case GOSSIP_PACKET_GOSSIP:    handle_gossip (self, r); break;
+    case GOSSIP_PACKET_PING:      _gossip_probe_handle_ping (self, r, reply); break;
+    case GOSSIP_PACKET_ACK:       _gossip_probe_handle_ack (self, r); break;
+    case GOSSIP_PACKET_PING_REQ:  _gossip_probe_handle_ping_req (self, r); break;
+    case GOSSIP_PACKET_NACK:      _gossip_probe_handle_nack (self, r); break;
+    case GOSSIP_PACKET_GOSSIP:    _gossip_dissemination_handle_gossip (self, r); break;
     case GOSSIP_PACKET_JOIN:      handle_join (self, r, reply); break;
     case GOSSIP_PACKET_PUSH_PULL: handle_push_pull (self, r, reply); break;
     default:
@@ -2265,14 +1134,14 @@ _gossip_membership_local_changed (GossipCluster *self)
 
   /* A metadata change is a new incarnation of ourselves: newest wins. */
   self->local->incarnation++;
-  update_from_member (self->local, GOSSIP_UPDATE_ALIVE, NULL, &info);
+  _gossip_update_from_member (self->local, GOSSIP_UPDATE_ALIVE, NULL, &info);
   info.metadata = md;
   info.meta_version = version;
   _gossip_cluster_publish (self, self->local, &info);
   g_hash_table_unref (md);
   _gossip_cluster_emit_metadata (self, self->local->snapshot);
   if (self->lifecycle == GOSSIP_LIFECYCLE_RUNNING)
-    announce_local (self);
+    _gossip_dissemination_announce_local (self);
 }
 
 typedef struct {
@@ -2312,8 +1181,8 @@ _gossip_membership_leave (GossipCluster *self,
   g_mutex_unlock (&self->lock);
 
   self->local->incarnation++;
-  set_state (self, self->local, GOSSIP_NODE_LEAVING);
-  announce_local (self);
+  _gossip_membership_set_state (self, self->local, GOSSIP_NODE_LEAVING);
+  _gossip_dissemination_announce_local (self);
 
   /* Tell a few peers over streams as well, so the leave survives loss. */
   {
@@ -2321,8 +1190,8 @@ _gossip_membership_leave (GossipCluster *self,
     GossipUpdate u;
     g_autoptr(GBytes) enc = NULL;
 
-    update_from_member (self->local, GOSSIP_UPDATE_LEAVE, NULL, &u);
-    enc = encode_update (&u);
+    _gossip_update_from_member (self->local, GOSSIP_UPDATE_LEAVE, NULL, &u);
+    enc = _gossip_update_encode (&u);
     for (guint i = 0; i < peers->len; i++)
       {
         GossipWriter w;
@@ -2331,7 +1200,7 @@ _gossip_membership_leave (GossipCluster *self,
         _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_GOSSIP, TRUE);
         gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
         gossip_writer_put_u8 (&w, (guint8) _gossip_membership_ttl (self));
-        write_piggyback (self, &w, 0, extra);
+        _gossip_dissemination_write_piggyback (self, &w, 0, extra);
         _gossip_cluster_send_body (self, ((GossipMember *) peers->pdata[i])->snapshot->address, &w, TRUE);
         gossip_writer_clear (&w);
       }
@@ -2351,7 +1220,7 @@ _gossip_membership_init (GossipCluster *self)
 {
   self->members = g_hash_table_new_full (gossip_uuid_hash, gossip_uuid_equal, (GDestroyNotify) member_free, NULL);
   self->live = g_ptr_array_new ();
-  self->probes = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) probe_free);
+  self->probes = g_hash_table_new_full (NULL, NULL, NULL, _gossip_probe_free);
   g_queue_init (&self->broadcasts);
 }
 
@@ -2383,9 +1252,11 @@ _gossip_membership_start (GossipCluster *self)
 
   /* A random first probe: nodes started together do not probe in lockstep. */
   self->timers[GOSSIP_TIMER_PROBE] =
-    _gossip_cluster_timer (self, _gossip_cluster_jitter (self, c->health_check_interval, 1), probe_timer_fire);
+    _gossip_cluster_timer (self, _gossip_cluster_jitter (self, c->health_check_interval, 1),
+                           _gossip_probe_timer_fire);
   self->timers[GOSSIP_TIMER_GOSSIP] =
-    _gossip_cluster_timer (self, _gossip_cluster_jitter (self, c->metadata_gossip_interval, 4), gossip_timer_fire);
+    _gossip_cluster_timer (self, _gossip_cluster_jitter (self, c->metadata_gossip_interval, 4),
+                           _gossip_dissemination_timer_fire);
   self->timers[GOSSIP_TIMER_PUSH_PULL] =
     _gossip_cluster_timer (self, _gossip_cluster_jitter (self, c->state_gossip_interval, 2) + c->state_gossip_interval / 2,
                            push_pull_fire);
@@ -2396,7 +1267,7 @@ _gossip_membership_start (GossipCluster *self)
     _gossip_cluster_timer (self, MIN (c->peer_recovery_interval, 3 * G_USEC_PER_SEC) +
                            _gossip_cluster_jitter (self, 2 * G_USEC_PER_SEC, 1), recovery_fire);
   self->timers[GOSSIP_TIMER_SUSPECT_RETRY] =
-    _gossip_cluster_timer (self, c->suspect_retry_interval, suspect_retry_fire);
+    _gossip_cluster_timer (self, c->suspect_retry_interval, _gossip_probe_suspect_retry_fire);
   _gossip_cluster_start_ticks (self);
   _gossip_messaging_start (self);
 
@@ -2415,9 +1286,6 @@ _gossip_membership_start (GossipCluster *self)
 void
 _gossip_membership_stop (GossipCluster *self)
 {
-  GHashTableIter iter;
-  gpointer value;
-
   for (guint i = 0; i < G_N_ELEMENTS (self->timers); i++)
     if (self->timers[i] != 0)
       {
@@ -2425,30 +1293,13 @@ _gossip_membership_stop (GossipCluster *self)
         self->timers[i] = 0;
       }
 
-  g_hash_table_iter_init (&iter, self->probes);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      GossipProbe *p = value;
-      if (p->indirect_timer)
-        gossip_clock_cancel (self->clock, p->indirect_timer);
-      if (p->deadline_timer)
-        gossip_clock_cancel (self->clock, p->deadline_timer);
-      if (p->relay_timer)
-        gossip_clock_cancel (self->clock, p->relay_timer);
-    }
-  g_hash_table_remove_all (self->probes);
-
-  g_hash_table_iter_init (&iter, self->members);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      suspicion_clear (self, value);
-    }
+  _gossip_probe_stop (self);
 }
 
 void
 _gossip_membership_finalize (GossipCluster *self)
 {
-  g_queue_clear_full (&self->broadcasts, (GDestroyNotify) broadcast_free);
+  g_queue_clear_full (&self->broadcasts, (GDestroyNotify) _gossip_broadcast_free);
   g_clear_pointer (&self->probes, g_hash_table_unref);
   g_clear_pointer (&self->live, g_ptr_array_unref);
   g_clear_pointer (&self->members, g_hash_table_unref);

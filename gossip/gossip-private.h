@@ -143,12 +143,14 @@ typedef enum {
   GOSSIP_REPLY_REJECTED   = 3,
 } GossipReplyStatus;
 
-/* ---- the engine thread (gossip-cluster.c) ------------------------------- */
+/* ---- the engine thread and the node-id registry (gossip-engine.c) ------- */
 
 typedef struct _GossipEngine GossipEngine;
 GossipEngine *_gossip_engine_acquire (void);
 void          _gossip_engine_release (GossipEngine *engine);
 GMainContext *_gossip_engine_get_context (GossipEngine *engine);
+gboolean      _gossip_registry_add    (GossipCluster *self, GError **error);
+void          _gossip_registry_remove (GossipCluster *self);
 
 /* ---- members (engine thread only) ---------------------------------------- */
 
@@ -274,9 +276,12 @@ void      _gossip_cluster_unpublish     (GossipCluster *self, GossipMember *m);
 guint     _gossip_cluster_timer         (GossipCluster *self, gint64 delay_us, GossipTimeoutFunc func);
 void      _gossip_cluster_send_body     (GossipCluster *self, const char *address, GossipWriter *body, gboolean reliable);
 void      _gossip_cluster_begin_body    (GossipCluster *self, GossipWriter *w, GossipPacketKind kind, gboolean stream);
-void      _gossip_cluster_start_ticks   (GossipCluster *self);
 GBytes   *_gossip_cluster_seal          (GossipCluster *self, GossipWriter *body);
 gint64    _gossip_cluster_jitter        (GossipCluster *self, gint64 period, guint divisor);
+gboolean  _gossip_cluster_check_running (GossipCluster *self, gboolean allow_new, GError **error);
+
+/* gossip-tick.c */
+void      _gossip_cluster_start_ticks   (GossipCluster *self);
 
 /* gossip-membership.c */
 void      _gossip_membership_init       (GossipCluster *self);
@@ -301,6 +306,47 @@ GPtrArray*_gossip_membership_pick       (GossipCluster *self, guint n, const cha
                                          const guint8 *exclude1, const guint8 *exclude2,
                                          GossipPickFlags flags);
 GossipMember *_gossip_membership_lookup (GossipCluster *self, const guint8 *uuid);
+gboolean  _gossip_membership_is_local   (GossipCluster *self, const guint8 *uuid);
+guint     _gossip_membership_count_alive_suspect (GossipCluster *self);
+void      _gossip_membership_live_swap  (GossipCluster *self, guint i, guint j);
+void      _gossip_membership_set_state  (GossipCluster *self, GossipMember *m, GossipNodeState state);
+GPtrArray*_gossip_membership_read_updates (GossipCluster *self, GossipReader *r, gboolean *stale_about_us);
+
+/* gossip-dissemination.c */
+#define GOSSIP_MAX_PIGGYBACK_UPDATES 1024
+#define GOSSIP_PIGGYBACK_BUDGET      900    /* bytes of updates added to a datagram */
+typedef struct _GossipBroadcast GossipBroadcast;
+void      _gossip_broadcast_free        (GossipBroadcast *b);
+void      _gossip_update_from_member    (GossipMember *m, GossipUpdateKind kind, const guint8 *from,
+                                         GossipUpdate *u);
+GBytes   *_gossip_update_encode         (const GossipUpdate *u);
+void      _gossip_dissemination_queue   (GossipCluster *self, const guint8 *id, GBytes *encoded);
+void      _gossip_dissemination_queue_news (GossipCluster *self, GPtrArray *news);
+void      _gossip_dissemination_spread  (GossipCluster *self, const GossipUpdate *u, const guint8 *exclude);
+void      _gossip_dissemination_announce_local (GossipCluster *self);
+void      _gossip_dissemination_write_piggyback (GossipCluster *self, GossipWriter *w, gsize budget,
+                                                 GPtrArray *extra);
+GBytes   *_gossip_dissemination_view_of (GossipCluster *self, GossipMember *m);
+void      _gossip_dissemination_correct_stale_view (GossipCluster *self, const char *address);
+void      _gossip_dissemination_handle_gossip (GossipCluster *self, GossipReader *r);
+void      _gossip_dissemination_timer_fire (gpointer data);
+
+/* gossip-probe.c */
+#define GOSSIP_MAX_LOCAL_HEALTH 8
+void      _gossip_probe_free            (gpointer probe);
+void      _gossip_probe_stop            (GossipCluster *self);
+void      _gossip_probe_timer_fire      (gpointer data);
+void      _gossip_probe_suspect_retry_fire (gpointer data);
+void      _gossip_probe_heard           (GossipCluster *self, const guint8 *uuid);
+void      _gossip_probe_handle_ping     (GossipCluster *self, GossipReader *r, GossipTransportReply *reply);
+void      _gossip_probe_handle_ack      (GossipCluster *self, GossipReader *r);
+void      _gossip_probe_handle_ping_req (GossipCluster *self, GossipReader *r);
+void      _gossip_probe_handle_nack     (GossipCluster *self, GossipReader *r);
+void      _gossip_suspicion_start       (GossipCluster *self, GossipMember *m, const guint8 *accuser);
+gboolean  _gossip_suspicion_confirm     (GossipCluster *self, GossipMember *m, const guint8 *accuser);
+void      _gossip_suspicion_clear       (GossipCluster *self, GossipMember *m);
+const guint8 *_gossip_suspicion_first_accuser (GossipMember *m);
+/* For tests (engine thread): the suspicion of a member, if any. */
 gboolean  _gossip_membership_suspicion_info (GossipCluster *self, const guint8 *uuid,
                                              guint *accusers, gint64 *timeout);
 

@@ -40,8 +40,9 @@
 #   SuspicionMult 4 (timeout 4·log10(N)·ProbeInterval, Lifeguard: starts at
 #     6x that and shrinks to 1x with confirmations)
 #                             -> --dead-node-timeout 4·log10(N) s (4 s at
-#                                N=10, 6.8 s at N=50; ours shrinks to 1/2
-#                                with confirmations)
+#                                N=10, 6.8 s at N=50; ours shrinks to
+#                                max(1/4, 2 probe periods) with
+#                                confirmations)
 #   (no equivalent)           -> --suspect-retry-interval 1s
 #
 # Writes to --out-dir: agents-summary.csv/.json/.txt (the table),
