@@ -525,8 +525,8 @@ probe_deadline_fire (gpointer data)
     {
       /* We are healthy and the target is not: several members may have
        * gone at once (a rack, a partition), so for a while probes overlap,
-       * four per period. Only failures speed probing up: a healthy cluster
-       * keeps its constant load. */
+       * eight per period, on the silent members. Only failures speed
+       * probing up: a healthy cluster keeps its constant load. */
       self->fast_probe_until = gossip_clock_now (self->clock) + 2 * self->config->health_check_interval;
       if (self->timers[GOSSIP_TIMER_PROBE] != 0)
         {
@@ -630,7 +630,7 @@ schedule_probe (GossipCluster *self)
   gint64 period = self->config->health_check_interval * (gint64) (1 + self->local_health);
 
   if (gossip_clock_now (self->clock) < self->fast_probe_until)
-    period = self->config->health_check_interval / 4;
+    period = self->config->health_check_interval / 8;
   if (self->timers[GOSSIP_TIMER_PROBE] == 0)
     self->timers[GOSSIP_TIMER_PROBE] = _gossip_cluster_timer (self, period, _gossip_probe_timer_fire);
 }
