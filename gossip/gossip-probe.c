@@ -100,17 +100,24 @@ struct _GossipSuspicion {
   guint8  accusers[MAX_ACCUSERS][GOSSIP_UUID_SIZE];
 };
 
+/* The members that can confirm a suspicion: the alive and suspect ones
+ * (the local node included) other than the accused and its first accuser. */
+static guint
+possible_confirmers (GossipCluster *self)
+{
+  guint n = _gossip_membership_count_alive_suspect (self);
+
+  return n > 2 ? n - 2 : 0;
+}
+
 /* How many confirmations a suspicion can expect: one per indirect check,
- * fewer in a small cluster, where only the members other than the accused
- * and its first accuser can confirm. */
+ * fewer in a small cluster. */
 static guint
 expected_confirmations (GossipCluster *self)
 {
-  guint others = _gossip_membership_count_alive_suspect (self);
   guint k = (guint) MAX (self->config->indirect_checks, 1);
 
-  others = others > 2 ? others - 2 : 0;
-  return MIN (MIN (k, others), MAX_ACCUSERS - 1);
+  return MIN (MIN (k, possible_confirmers (self)), MAX_ACCUSERS - 1);
 }
 
 /* Lifeguard's dynamic suspicion timeout: dead_node_timeout without
@@ -211,7 +218,6 @@ _gossip_suspicion_start (GossipCluster *self,
                          const guint8  *accuser)
 {
   guint k = expected_confirmations (self);
-  guint others = _gossip_membership_count_alive_suspect (self);
 
   _gossip_suspicion_clear (self, m);
   m->suspicion = g_new0 (GossipSuspicion, 1);
@@ -220,7 +226,8 @@ _gossip_suspicion_start (GossipCluster *self,
   arm_suspicion (self, m);
 
   if (k > 0 && memcmp (accuser, self->local_uuid, GOSSIP_UUID_SIZE) != 0 &&
-      g_rand_double (self->rand) * (double) (others > 2 ? others - 2 : 1) < 2.0 * k)
+      /* k > 0: there is at least one possible confirmer. */
+      g_rand_double (self->rand) * (double) possible_confirmers (self) < 2.0 * k)
     m->suspicion->confirm_timer =
       gossip_clock_add_timeout (self->clock,
                                 (gint64) (g_rand_double (self->rand) * (double) self->config->suspect_retry_interval),
