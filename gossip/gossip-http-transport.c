@@ -14,6 +14,7 @@
 #include "gossip-crypto-private.h"
 #include "gossip-address-private.h"
 #include "gossip-frame-private.h"
+#include "gossip-transport-private.h"
 
 /**
  * GossipHttpTransport:
@@ -157,55 +158,6 @@ counter_get (gsize *counter)
   return (guint64) (gsize) g_atomic_pointer_get (counter);
 }
 
-static gboolean
-deadline_source_dispatch (GSource     *source,
-                          GSourceFunc  callback,
-                          gpointer     user_data)
-{
-  return callback != NULL ? callback (user_data) : G_SOURCE_REMOVE;
-}
-
-static GSourceFuncs deadline_source_funcs = {
-  .dispatch = deadline_source_dispatch,
-};
-
-/* A source that fires once @ready_time (monotonic µs) has passed; 0 fires
- * on the next iteration. Returns the caller's reference. */
-static GSource *
-deadline_source_attach (GMainContext   *context,
-                        gint64          ready_time,
-                        const char     *static_name,
-                        GSourceFunc     func,
-                        gpointer        data,
-                        GDestroyNotify  notify)
-{
-  GSource *source = g_source_new (&deadline_source_funcs, sizeof (GSource));
-
-  g_source_set_static_name (source, static_name);
-  g_source_set_ready_time (source, ready_time);
-  g_source_set_callback (source, func, data, notify);
-  g_source_attach (source, context);
-  return source;
-}
-
-static void
-source_clear (GSource **source)
-{
-  if (*source != NULL)
-    {
-      g_source_destroy (*source);
-      g_clear_pointer (source, g_source_unref);
-    }
-}
-
-static gint64
-deadline_after (gint64 timeout_us)
-{
-  gint64 now = g_get_monotonic_time ();
-
-  return timeout_us > G_MAXINT64 - now ? G_MAXINT64 : now + timeout_us;
-}
-
 /* IPv4-mapped IPv6 addresses are shown as the IPv4 address they carry. */
 static char *
 format_inet_address (GInetAddress *address)
@@ -305,7 +257,7 @@ in_request_finish (InRequest *req,
     return;
 
   msg = g_steal_pointer (&req->msg);
-  source_clear (&req->deadline_source);
+  _gossip_transport_source_clear (&req->deadline_source);
   g_clear_signal_handler (&req->finished_id, msg);
   g_queue_delete_link (&self->incoming, req->link);
   req->link = NULL;
@@ -350,69 +302,28 @@ in_request_deadline_cb (gpointer data)
 
 /* Runs on the transport's thread. */
 static void
-in_request_answer (InRequest *req,
-                   GBytes    *frame)
+in_request_answer (gpointer  data,
+                   GBytes   *frame)
 {
+  InRequest *req = data;
+
   if (frame != NULL)
     in_request_finish (req, SOUP_STATUS_OK, frame);
   else
     in_request_finish (req, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
-typedef struct
-{
-  InRequest *req;
-  GBytes    *frame;
-} ReplyJob;
-
-static void
-reply_job_free (ReplyJob *job)
-{
-  in_request_unref (job->req);
-  g_clear_pointer (&job->frame, g_bytes_unref);
-  g_free (job);
-}
-
-static gboolean
-reply_job_cb (gpointer data)
-{
-  ReplyJob *job = data;
-
-  in_request_answer (job->req, job->frame);
-  return G_SOURCE_REMOVE;
-}
-
-/* The GossipTransportReplyFunc: any thread. */
+/* The GossipTransportReplyFunc: any thread. Never touches libsoup objects
+ * from another thread than the transport's. */
 static void
 in_request_reply_func (GBytes   *frame_or_null,
                        gpointer  data)
 {
   InRequest *req = data;
-  ReplyJob *job;
-  GSource *source;
 
-  if (frame_or_null != NULL && g_bytes_get_size (frame_or_null) > GOSSIP_MAX_FRAME_SIZE)
-    {
-      g_warning ("reply of %" G_GSIZE_FORMAT " bytes exceeds the HTTP body limit; sending none",
-                 g_bytes_get_size (frame_or_null));
-      frame_or_null = NULL;
-    }
-
-  /* Already on the transport's thread (typically a synchronous reply from
-   * the receive function): answer at once. Otherwise hand over to that
-   * thread; never touch libsoup objects from another one. */
-  if (g_main_context_is_owner (req->context))
-    {
-      in_request_answer (req, frame_or_null);
-      return;
-    }
-
-  job = g_new0 (ReplyJob, 1);
-  job->req = in_request_ref (req);
-  job->frame = frame_or_null != NULL ? g_bytes_ref (frame_or_null) : NULL;
-  source = deadline_source_attach (req->context, 0, "GossipHttpTransport reply",
-                                   reply_job_cb, job, (GDestroyNotify) reply_job_free);
-  g_source_unref (source);
+  _gossip_transport_answer_in_context (req->context, "GossipHttpTransport reply", "HTTP body limit",
+                                       frame_or_null, in_request_answer, in_request_ref (req),
+                                       (GDestroyNotify) in_request_unref);
 }
 
 /* Takes the server's decision from the headers alone: nothing of the body
@@ -618,7 +529,7 @@ server_request_cb (SoupServer        *server,
   g_queue_push_tail (&self->incoming, req);
   req->link = self->incoming.tail;
   req->finished_id = g_signal_connect (msg, "finished", G_CALLBACK (in_request_message_finished_cb), req);
-  req->deadline_source = deadline_source_attach (self->context, deadline_after (timeout_us),
+  req->deadline_source = _gossip_transport_deadline_source_attach (self->context, _gossip_transport_deadline_after (timeout_us),
                                                  "GossipHttpTransport reply deadline",
                                                  in_request_deadline_cb, req, NULL);
   soup_server_message_pause (msg);
@@ -705,8 +616,8 @@ exchange_complete (OutExchange  *ex,
       ex->link = NULL;
     }
 
-  source_clear (&ex->start_source);
-  source_clear (&ex->timeout_source);
+  _gossip_transport_source_clear (&ex->start_source);
+  _gossip_transport_source_clear (&ex->timeout_source);
   g_cancellable_cancel (ex->cancellable);
 
   if (error != NULL && ex->datagram)
@@ -1063,9 +974,9 @@ send_internal (GossipHttpTransport       *self,
 
   /* Everything, errors included, starts from a source so that the callback
    * never runs inside send_stream(). */
-  ex->start_source = deadline_source_attach (ex->context, 0, "GossipHttpTransport exchange start",
+  ex->start_source = _gossip_transport_deadline_source_attach (ex->context, 0, "GossipHttpTransport exchange start",
                                              exchange_start_cb, ex, NULL);
-  ex->timeout_source = deadline_source_attach (ex->context, deadline_after (timeout_us),
+  ex->timeout_source = _gossip_transport_deadline_source_attach (ex->context, _gossip_transport_deadline_after (timeout_us),
                                                "GossipHttpTransport exchange timeout",
                                                exchange_timeout_cb, ex, NULL);
 }

@@ -42,46 +42,6 @@ typedef struct _InConn      InConn;
  * Small helpers
  * ------------------------------------------------------------------------- */
 
-static gboolean
-deadline_source_dispatch (GSource     *source,
-                          GSourceFunc  callback,
-                          gpointer     user_data)
-{
-  return callback != NULL ? callback (user_data) : G_SOURCE_REMOVE;
-}
-
-static GSourceFuncs deadline_source_funcs = {
-  .dispatch = deadline_source_dispatch,
-};
-
-/* A source that fires once @ready_time (monotonic µs) has passed; 0 fires
- * on the next iteration. Microsecond precision, unlike g_timeout_source_new().
- * Returns the caller's reference; the context holds another. */
-static GSource *
-deadline_source_attach (GMainContext   *context,
-                        gint64          ready_time,
-                        const char     *static_name,
-                        GSourceFunc     func,
-                        gpointer        data,
-                        GDestroyNotify  notify)
-{
-  GSource *source = g_source_new (&deadline_source_funcs, sizeof (GSource));
-
-  g_source_set_static_name (source, static_name);
-  g_source_set_ready_time (source, ready_time);
-  g_source_set_callback (source, func, data, notify);
-  g_source_attach (source, context);
-  return source;
-}
-
-static gint64
-deadline_after (gint64 timeout_us)
-{
-  gint64 now = g_get_monotonic_time ();
-
-  return timeout_us > G_MAXINT64 - now ? G_MAXINT64 : now + timeout_us;
-}
-
 static void
 put_u32_be (guint8  *out,
             guint32  value)
@@ -324,9 +284,9 @@ exchange_complete (OutExchange  *ex,
       ex->link = NULL;
     }
 
-  _gossip_socket_source_clear (&ex->start_source);
-  _gossip_socket_source_clear (&ex->timeout_source);
-  _gossip_socket_source_clear (&ex->io_source);
+  _gossip_transport_source_clear (&ex->start_source);
+  _gossip_transport_source_clear (&ex->timeout_source);
+  _gossip_transport_source_clear (&ex->io_source);
   g_cancellable_cancel (ex->cancellable);
   _gossip_socket_clear (&ex->socket);
 
@@ -373,7 +333,7 @@ exchange_watch (OutExchange       *ex,
                 GIOCondition       condition,
                 GSocketSourceFunc  func)
 {
-  _gossip_socket_source_clear (&ex->io_source);
+  _gossip_transport_source_clear (&ex->io_source);
   ex->io_source = _gossip_socket_source_attach (ex->context, ex->socket, condition,
                                                 "GossipSocketTransport outgoing stream", func, ex);
 }
@@ -498,7 +458,7 @@ static void
 exchange_connected (OutExchange *ex)
 {
   ex->state = EX_WRITING;
-  _gossip_socket_source_clear (&ex->io_source);
+  _gossip_transport_source_clear (&ex->io_source);
   exchange_writable_cb (ex->socket, G_IO_OUT, ex);
 }
 
@@ -511,7 +471,7 @@ exchange_next_target (OutExchange *ex,
   if (ex->connect_error == NULL)
     ex->connect_error = g_steal_pointer (&error);
   g_clear_error (&error);
-  _gossip_socket_source_clear (&ex->io_source);
+  _gossip_transport_source_clear (&ex->io_source);
   _gossip_socket_clear (&ex->socket);
   exchange_try_connect (ex);
 }
@@ -698,10 +658,10 @@ _gossip_socket_send_stream (GossipSocketTransport     *self,
 
   /* Everything, errors included, starts from a source so that the callback
    * never runs inside send_stream(). */
-  ex->start_source = deadline_source_attach (ex->context, 0, "GossipSocketTransport stream start",
+  ex->start_source = _gossip_transport_deadline_source_attach (ex->context, 0, "GossipSocketTransport stream start",
                                              exchange_start_cb, ex, NULL);
-  ex->timeout_source = deadline_source_attach (ex->context,
-                                               deadline_after (timeout_us > 0 ? timeout_us
+  ex->timeout_source = _gossip_transport_deadline_source_attach (ex->context,
+                                               _gossip_transport_deadline_after (timeout_us > 0 ? timeout_us
                                                                               : DEFAULT_STREAM_TIMEOUT_US),
                                                "GossipSocketTransport stream timeout",
                                                exchange_timeout_cb, ex, NULL);
@@ -799,8 +759,8 @@ in_conn_close (InConn *conn)
     return;
   conn->state = IN_CLOSED;
 
-  _gossip_socket_source_clear (&conn->io_source);
-  _gossip_socket_source_clear (&conn->timeout_source);
+  _gossip_transport_source_clear (&conn->io_source);
+  _gossip_transport_source_clear (&conn->timeout_source);
   _gossip_socket_clear (&conn->socket);
   g_clear_pointer (&conn->frame, g_free);
   conn->self = NULL;
@@ -829,8 +789,8 @@ static void
 in_conn_set_deadline (InConn *conn,
                       gint64  timeout_us)
 {
-  _gossip_socket_source_clear (&conn->timeout_source);
-  conn->timeout_source = deadline_source_attach (conn->context, deadline_after (timeout_us),
+  _gossip_transport_source_clear (&conn->timeout_source);
+  conn->timeout_source = _gossip_transport_deadline_source_attach (conn->context, _gossip_transport_deadline_after (timeout_us),
                                                  "GossipSocketTransport incoming deadline",
                                                  in_conn_timeout_cb, conn, NULL);
 }
@@ -868,9 +828,11 @@ in_conn_writable_cb (GSocket      *socket,
 
 /* Runs on the transport's thread. */
 static void
-in_conn_write_reply (InConn *conn,
-                     GBytes *frame)
+in_conn_write_reply (gpointer  data,
+                     GBytes   *frame)
 {
+  InConn *conn = data;
+
   if (conn->state != IN_WAITING_REPLY)
     return;   /* closed meanwhile (deadline, stop) */
 
@@ -880,61 +842,16 @@ in_conn_write_reply (InConn *conn,
   in_conn_writable_cb (conn->socket, G_IO_OUT, conn);
 }
 
-typedef struct
-{
-  InConn *conn;
-  GBytes *frame;
-} ReplyJob;
-
-static void
-reply_job_free (ReplyJob *job)
-{
-  in_conn_unref (job->conn);
-  g_clear_pointer (&job->frame, g_bytes_unref);
-  g_free (job);
-}
-
-static gboolean
-reply_job_cb (gpointer data)
-{
-  ReplyJob *job = data;
-
-  in_conn_write_reply (job->conn, job->frame);
-  return G_SOURCE_REMOVE;
-}
-
 /* The GossipTransportReplyFunc: any thread. */
 static void
 in_conn_reply_func (GBytes   *frame_or_null,
                     gpointer  data)
 {
   InConn *conn = data;
-  ReplyJob *job;
-  GSource *source;
 
-  if (frame_or_null != NULL && g_bytes_get_size (frame_or_null) > GOSSIP_MAX_FRAME_SIZE)
-    {
-      g_warning ("reply of %" G_GSIZE_FORMAT " bytes exceeds the stream limit; sending none",
-                 g_bytes_get_size (frame_or_null));
-      frame_or_null = NULL;
-    }
-
-  /* Already dispatching on the transport's thread (typically a synchronous
-   * reply from the receive function): write at once. Otherwise hand over to
-   * that thread; unlike g_main_context_invoke() this never runs the write on
-   * the calling thread, which would race with the engine's own calls. */
-  if (g_main_context_is_owner (conn->context))
-    {
-      in_conn_write_reply (conn, frame_or_null);
-      return;
-    }
-
-  job = g_new0 (ReplyJob, 1);
-  job->conn = in_conn_ref (conn);
-  job->frame = frame_or_null != NULL ? g_bytes_ref (frame_or_null) : NULL;
-  source = deadline_source_attach (conn->context, 0, "GossipSocketTransport reply",
-                                   reply_job_cb, job, (GDestroyNotify) reply_job_free);
-  g_source_unref (source);
+  _gossip_transport_answer_in_context (conn->context, "GossipSocketTransport reply", "stream limit",
+                                       frame_or_null, in_conn_write_reply, in_conn_ref (conn),
+                                       (GDestroyNotify) in_conn_unref);
 }
 
 static void
@@ -945,7 +862,7 @@ in_conn_deliver (InConn *conn)
   g_autofree char *from = g_strdup (conn->from);
   GossipTransportReply *reply = NULL;
 
-  _gossip_socket_source_clear (&conn->io_source);
+  _gossip_transport_source_clear (&conn->io_source);
 
   if (conn->kind == STREAM_KIND_REQUEST)
     {
@@ -1099,7 +1016,7 @@ listener_cb (GSocket      *socket,
       g_warning ("cannot accept a stream connection: %s", error->message);
       g_clear_pointer (&self->tcp_source, g_source_unref);
       self->accept_backoff_source =
-        deadline_source_attach (self->context, deadline_after (ACCEPT_BACKOFF_US),
+        _gossip_transport_deadline_source_attach (self->context, _gossip_transport_deadline_after (ACCEPT_BACKOFF_US),
                                 "GossipSocketTransport accept backoff",
                                 accept_backoff_cb, self, NULL);
       return G_SOURCE_REMOVE;

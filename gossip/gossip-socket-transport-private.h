@@ -10,6 +10,7 @@
 #include <gio/gio.h>
 
 #include "gossip-socket-transport.h"
+#include "gossip-transport-private.h"
 
 G_BEGIN_DECLS
 
@@ -56,7 +57,6 @@ GSource   *_gossip_socket_source_attach          (GMainContext           *contex
                                                   const char             *static_name,
                                                   GSocketSourceFunc       func,
                                                   gpointer                data);
-void       _gossip_socket_source_clear           (GSource               **source);
 void       _gossip_socket_clear                  (GSocket               **socket);
 char      *_gossip_socket_format_address         (GSocketAddress         *address);
 gboolean   _gossip_socket_split_address          (const char             *address,

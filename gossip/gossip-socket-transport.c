@@ -89,16 +89,6 @@ _gossip_socket_source_attach (GMainContext     *context,
 }
 
 void
-_gossip_socket_source_clear (GSource **source)
-{
-  if (*source != NULL)
-    {
-      g_source_destroy (*source);
-      g_clear_pointer (source, g_source_unref);
-    }
-}
-
-void
 _gossip_socket_clear (GSocket **socket)
 {
   if (*socket != NULL)
@@ -733,9 +723,9 @@ gossip_socket_transport_stop (GossipTransport *transport)
       self->started = FALSE;
       g_cancellable_cancel (self->cancellable);
       g_clear_object (&self->cancellable);
-      _gossip_socket_source_clear (&self->tcp_source);
-      _gossip_socket_source_clear (&self->accept_backoff_source);
-      _gossip_socket_source_clear (&self->udp_source);
+      _gossip_transport_source_clear (&self->tcp_source);
+      _gossip_transport_source_clear (&self->accept_backoff_source);
+      _gossip_transport_source_clear (&self->udp_source);
       _gossip_socket_clear (&self->tcp);
       _gossip_socket_clear (&self->udp);
       g_clear_object (&self->local_address);
