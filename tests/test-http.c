@@ -1263,8 +1263,11 @@ test_cluster_failure_detection (void)
 
   w = (StateWait) { nodes, 3, victim, GOSSIP_NODE_DEAD };
   g_assert_true (wait_for (all_see_state, &w, WAIT_TIMEOUT_S));
-  for (guint i = 0; i < 3; i++)
-    g_assert_cmpuint (gossip_cluster_count (nodes[i], GOSSIP_NODE_ALIVE), ==, 3);
+  /* The survivors all see each other alive: at once on an idle machine; a
+   * slow one (valgrind) may suspect a live member with these 150 ms probe
+   * deadlines for a moment, until it refutes. */
+  g = (Group) { nodes, 3, 3 };
+  g_assert_true (wait_for (all_see_alive, &g, WAIT_TIMEOUT_S));
   free_cluster (nodes, 3);
 }
 
