@@ -19,6 +19,42 @@
 #define NONCE_SIZE 12
 #define TAG_SIZE   16
 
+/* The ciphers, fetched once: with OpenSSL 3 the EVP_aes_*_gcm() objects
+ * are fetched again from the provider on every initialisation, which costs
+ * more than sealing a small frame. Never freed: they live as long as the
+ * module, which is never unloaded. */
+static EVP_CIPHER *
+gcm_cipher (gsize key_len)
+{
+  static EVP_CIPHER *ciphers[3];
+  static const char * const names[3] = { "AES-128-GCM", "AES-192-GCM", "AES-256-GCM" };
+  static GMutex lock;
+  EVP_CIPHER *cipher;
+  guint i;
+
+  switch (key_len)
+    {
+    case 16: i = 0; break;
+    case 24: i = 1; break;
+    case 32: i = 2; break;
+    default: return NULL;
+    }
+  cipher = g_atomic_pointer_get (&ciphers[i]);
+  if (cipher == NULL)
+    {
+      /* A failed fetch (no provider) is tried again next time. */
+      g_mutex_lock (&lock);
+      cipher = ciphers[i];
+      if (cipher == NULL)
+        {
+          cipher = EVP_CIPHER_fetch (NULL, names[i], NULL);
+          g_atomic_pointer_set (&ciphers[i], cipher);
+        }
+      g_mutex_unlock (&lock);
+    }
+  return cipher;
+}
+
 /* A context of its own per operation, so that any number of threads may
  * seal and open with the same keys concurrently. */
 static gboolean
@@ -33,18 +69,13 @@ openssl_gcm_crypt (const guint8 *key,
                    guint8       *out,
                    guint8       *tag)
 {
-  const EVP_CIPHER *cipher;   /* static in libcrypto: never freed */
+  const EVP_CIPHER *cipher = gcm_cipher (key_len);
   EVP_CIPHER_CTX *ctx;
   gboolean ok = FALSE;
   int n = 0;
 
-  switch (key_len)
-    {
-    case 16: cipher = EVP_aes_128_gcm (); break;
-    case 24: cipher = EVP_aes_192_gcm (); break;
-    case 32: cipher = EVP_aes_256_gcm (); break;
-    default: return FALSE;
-    }
+  if (cipher == NULL)
+    return FALSE;
   /* EVP counts in int; callers have checked the lengths already. */
   if (aad_len > INT_MAX || in_len > INT_MAX)
     return FALSE;
