@@ -546,25 +546,12 @@ server_request_cb (SoupServer        *server,
 
 struct _OutExchange
 {
-  gint                       ref_count;   /* the queue, plus each pending operation */
-  gboolean                   done;
-  GossipHttpTransport       *self;        /* borrowed: stop(), run by dispose,
-                                           * completes every exchange */
-  GMainContext              *context;
-  GList                     *link;        /* in self->outgoing */
-
-  char                      *address;
-  GBytes                    *frame;
-  gboolean                   want_reply;
+  GossipOutExchange          base;        /* first: the queue holds one
+                                           * reference, each pending libsoup
+                                           * operation another */
+  GossipHttpTransport       *self;        /* borrowed, as base.transport */
   gboolean                   datagram;
-  gint64                     timeout_us;
-  GossipTransportStreamFunc  func;
-  gpointer                   user_data;
-  GError                    *early_error; /* reported by the start source */
 
-  GSource                   *start_source;
-  GSource                   *timeout_source;
-  GCancellable              *cancellable;
   SoupMessage               *msg;
   GInputStream              *stream;
   GByteArray                *body;
@@ -573,98 +560,40 @@ struct _OutExchange
 static OutExchange *
 exchange_ref (OutExchange *ex)
 {
-  ex->ref_count++;
-  return ex;
+  return (OutExchange *) _gossip_out_exchange_ref (&ex->base);
 }
 
 static void
 exchange_unref (OutExchange *ex)
 {
-  if (--ex->ref_count > 0)
-    return;
+  _gossip_out_exchange_unref (&ex->base);
+}
 
-  g_assert (ex->done);
-  g_free (ex->address);
-  g_bytes_unref (ex->frame);
-  g_clear_error (&ex->early_error);
-  g_clear_object (&ex->cancellable);
+static void
+exchange_finalize (GossipOutExchange *base)
+{
+  OutExchange *ex = (OutExchange *) base;
+
   g_clear_object (&ex->msg);
   g_clear_object (&ex->stream);
   g_clear_pointer (&ex->body, g_byte_array_unref);
-  g_main_context_unref (ex->context);
-  g_free (ex);
 }
 
-/* Ends the exchange and runs the callback. Pending libsoup operations are
- * cancelled; they still hold their references and find the exchange done. */
+/* At completion: pending libsoup operations were cancelled; they still
+ * hold their references and find the exchange done. */
 static void
-exchange_complete (OutExchange  *ex,
-                   GBytes       *reply,
-                   const GError *error)
+exchange_release (GossipOutExchange *base,
+                  const GError      *error)
 {
-  g_autoptr(GossipHttpTransport) self = NULL;
-
-  if (ex->done)
-    return;
-  ex->done = TRUE;
-
-  /* Kept alive through the callback, which may drop the last reference. */
-  self = g_object_ref (g_steal_pointer (&ex->self));
-  if (ex->link != NULL)
-    {
-      g_queue_delete_link (&self->outgoing, ex->link);
-      ex->link = NULL;
-    }
-
-  _gossip_transport_source_clear (&ex->start_source);
-  _gossip_transport_source_clear (&ex->timeout_source);
-  g_cancellable_cancel (ex->cancellable);
+  OutExchange *ex = (OutExchange *) base;
 
   if (error != NULL && ex->datagram)
-    counter_inc (&self->datagrams_dropped);
-
-  if (ex->func != NULL)
-    ex->func (reply, error, ex->user_data);
-  else if (error != NULL)
-    g_debug ("one-way POST to %s failed: %s", ex->address, error->message);
-
-  exchange_unref (ex);
+    counter_inc (&ex->self->datagrams_dropped);
+  ex->self = NULL;
 }
 
-static void
-exchange_fail (OutExchange *ex,
-               GQuark       domain,
-               gint         code,
-               const char  *format,
-               ...) G_GNUC_PRINTF (4, 5);
-
-static void
-exchange_fail (OutExchange *ex,
-               GQuark       domain,
-               gint         code,
-               const char  *format,
-               ...)
-{
-  g_autoptr(GError) error = NULL;
-  va_list args;
-
-  va_start (args, format);
-  error = g_error_new_valist (domain, code, format, args);
-  va_end (args);
-
-  exchange_complete (ex, NULL, error);
-}
-
-static gboolean
-exchange_timeout_cb (gpointer data)
-{
-  OutExchange *ex = data;
-
-  g_clear_pointer (&ex->timeout_source, g_source_unref);
-  exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                 _("HTTP exchange with %s timed out"), ex->address);
-  return G_SOURCE_REMOVE;
-}
+#define exchange_complete(ex, reply, error) _gossip_out_exchange_complete (&(ex)->base, (reply), (error))
+#define exchange_fail(ex, ...) _gossip_out_exchange_fail (&(ex)->base, __VA_ARGS__)
 
 /* Maps the final status to the outcome the interface documents. */
 static void
@@ -676,11 +605,11 @@ exchange_finish_response (OutExchange *ex)
   switch (status)
     {
     case SOUP_STATUS_OK:
-      if (!ex->want_reply)
+      if (!ex->base.want_reply)
         exchange_complete (ex, NULL, NULL);
       else if (ex->body->len == 0)
         exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                       _("%s sent no reply"), ex->address);
+                       _("%s sent no reply"), ex->base.address);
       else
         {
           g_autoptr(GBytes) reply = g_byte_array_free_to_bytes (g_steal_pointer (&ex->body));
@@ -690,37 +619,37 @@ exchange_finish_response (OutExchange *ex)
       break;
 
     case SOUP_STATUS_NO_CONTENT:
-      if (ex->want_reply)
+      if (ex->base.want_reply)
         exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                       _("%s sent no reply"), ex->address);
+                       _("%s sent no reply"), ex->base.address);
       else
         exchange_complete (ex, NULL, NULL);
       break;
 
     case SOUP_STATUS_UNAUTHORIZED:
       exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                     _("%s refused the bearer token (HTTP 401 %s)"), ex->address, phrase);
+                     _("%s refused the bearer token (HTTP 401 %s)"), ex->base.address, phrase);
       break;
 
     case SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE:
       exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
                      _("%s refused a frame of %zu bytes as too large (HTTP 413)"),
-                     ex->address, g_bytes_get_size (ex->frame));
+                     ex->base.address, g_bytes_get_size (ex->base.frame));
       break;
 
     case SOUP_STATUS_SERVICE_UNAVAILABLE:
       exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_BUSY,
-                     _("%s is too busy to take the frame (HTTP 503)"), ex->address);
+                     _("%s is too busy to take the frame (HTTP 503)"), ex->base.address);
       break;
 
     case SOUP_STATUS_GATEWAY_TIMEOUT:
       exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                     _("%s got no reply from its handler in time (HTTP 504)"), ex->address);
+                     _("%s got no reply from its handler in time (HTTP 504)"), ex->base.address);
       break;
 
     default:
       exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_FAILED,
-                     _("%s answered HTTP %u %s"), ex->address, status, phrase);
+                     _("%s answered HTTP %u %s"), ex->base.address, status, phrase);
       break;
     }
 }
@@ -737,12 +666,12 @@ exchange_read_cb (GObject      *source,
   g_autoptr(GBytes) chunk = NULL;
 
   chunk = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
-  if (ex->done)
+  if (ex->base.done)
     goto out;
 
   if (chunk == NULL)
     {
-      g_prefix_error (&error, _("reading the response from %s: "), ex->address);
+      g_prefix_error (&error, _("reading the response from %s: "), ex->base.address);
       exchange_complete (ex, NULL, error);
     }
   else if (g_bytes_get_size (chunk) == 0)
@@ -753,7 +682,7 @@ exchange_read_cb (GObject      *source,
     {
       exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                      _("the response from %s is larger than the limit of %u bytes"),
-                     ex->address, (guint) GOSSIP_MAX_FRAME_SIZE);
+                     ex->base.address, (guint) GOSSIP_MAX_FRAME_SIZE);
     }
   else
     {
@@ -770,10 +699,10 @@ exchange_read_next (OutExchange *ex)
 {
   /* Async results come back on the thread-default context of the caller:
    * make sure that is the transport's, whoever iterates it. */
-  g_main_context_push_thread_default (ex->context);
-  g_input_stream_read_bytes_async (ex->stream, READ_CHUNK, G_PRIORITY_DEFAULT, ex->cancellable,
+  g_main_context_push_thread_default (ex->base.context);
+  g_input_stream_read_bytes_async (ex->stream, READ_CHUNK, G_PRIORITY_DEFAULT, ex->base.cancellable,
                                    exchange_read_cb, exchange_ref (ex));
-  g_main_context_pop_thread_default (ex->context);
+  g_main_context_pop_thread_default (ex->base.context);
 }
 
 static void
@@ -787,7 +716,7 @@ exchange_sent_cb (GObject      *source,
   goffset length;
 
   stream = soup_session_send_finish (SOUP_SESSION (source), result, &error);
-  if (ex->done)
+  if (ex->base.done)
     {
       g_clear_object (&stream);
       goto out;
@@ -795,7 +724,7 @@ exchange_sent_cb (GObject      *source,
 
   if (stream == NULL)
     {
-      g_prefix_error (&error, _("cannot POST to %s: "), ex->address);
+      g_prefix_error (&error, _("cannot POST to %s: "), ex->base.address);
       exchange_complete (ex, NULL, error);
       goto out;
     }
@@ -806,7 +735,7 @@ exchange_sent_cb (GObject      *source,
     {
       exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                      _("the response from %s is larger than the limit of %u bytes"),
-                     ex->address, (guint) GOSSIP_MAX_FRAME_SIZE);
+                     ex->base.address, (guint) GOSSIP_MAX_FRAME_SIZE);
       goto out;
     }
 
@@ -860,41 +789,33 @@ peer_uri (const char  *address,
                       port, "/", NULL, NULL);
 }
 
-static gboolean
-exchange_start_cb (gpointer data)
+static void
+exchange_start (GossipOutExchange *base)
 {
-  OutExchange *ex = data;
+  OutExchange *ex = (OutExchange *) base;
   GossipHttpTransport *self = ex->self;
   g_autoptr(GError) error = NULL;
   g_autoptr(GUri) uri = NULL;
   g_autofree char *bearer = NULL;
   SoupMessageHeaders *headers;
 
-  g_clear_pointer (&ex->start_source, g_source_unref);
-
-  if (ex->early_error != NULL)
-    {
-      exchange_complete (ex, NULL, ex->early_error);
-      return G_SOURCE_REMOVE;
-    }
-
-  uri = peer_uri (ex->address, &error);
+  uri = peer_uri (ex->base.address, &error);
   if (uri == NULL)
     {
       exchange_complete (ex, NULL, error);
-      return G_SOURCE_REMOVE;
+      return;
     }
   if (g_strcmp0 (g_uri_get_scheme (uri), "https") == 0 &&
       !g_tls_backend_supports_tls (g_tls_backend_get_default ()))
     {
       exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                      _("cannot reach the https peer %s: TLS is not available "
-                       "(install glib-networking)"), ex->address);
-      return G_SOURCE_REMOVE;
+                       "(install glib-networking)"), ex->base.address);
+      return;
     }
 
   ex->msg = soup_message_new_from_uri (SOUP_METHOD_POST, uri);
-  soup_message_set_request_body_from_bytes (ex->msg, FRAME_CONTENT_TYPE, ex->frame);
+  soup_message_set_request_body_from_bytes (ex->msg, FRAME_CONTENT_TYPE, ex->base.frame);
   /* POSTs otherwise always open a new connection. A frame that libsoup
    * resends after a kept-alive connection failed is at worst a duplicate,
    * which the protocol tolerates. */
@@ -906,10 +827,10 @@ exchange_start_cb (gpointer data)
       bearer = g_strconcat ("Bearer ", self->bearer_token, NULL);
       soup_message_headers_replace (headers, HEADER_AUTHORIZATION, bearer);
     }
-  if (ex->want_reply)
+  if (ex->base.want_reply)
     {
       g_autofree char *timeout_ms = g_strdup_printf ("%" G_GINT64_FORMAT,
-                                                     MAX (ex->timeout_us / 1000, 1));
+                                                     MAX (ex->base.timeout_us / 1000, 1));
 
       soup_message_headers_replace (headers, HEADER_REPLY, "1");
       soup_message_headers_replace (headers, HEADER_TIMEOUT, timeout_ms);
@@ -922,13 +843,22 @@ exchange_start_cb (gpointer data)
   if (self->insecure_skip_verify)
     g_signal_connect (ex->msg, "accept-certificate", G_CALLBACK (accept_any_certificate_cb), NULL);
 
-  ex->cancellable = g_cancellable_new ();
-  g_main_context_push_thread_default (ex->context);
-  soup_session_send_async (self->session, ex->msg, G_PRIORITY_DEFAULT, ex->cancellable,
+  ex->base.cancellable = g_cancellable_new ();
+  g_main_context_push_thread_default (ex->base.context);
+  soup_session_send_async (self->session, ex->msg, G_PRIORITY_DEFAULT, ex->base.cancellable,
                            exchange_sent_cb, exchange_ref (ex));
-  g_main_context_pop_thread_default (ex->context);
-  return G_SOURCE_REMOVE;
+  g_main_context_pop_thread_default (ex->base.context);
 }
+
+static const GossipOutExchangeClass exchange_class = {
+  .start_name = "GossipHttpTransport exchange start",
+  .timeout_name = "GossipHttpTransport exchange timeout",
+  .too_large_format = N_("frame of %zu bytes exceeds the HTTP body limit of %u bytes"),
+  .timeout_format = N_("HTTP exchange with %s timed out"),
+  .start = exchange_start,
+  .release = exchange_release,
+  .finalize = exchange_finalize,
+};
 
 static void
 send_internal (GossipHttpTransport       *self,
@@ -941,44 +871,12 @@ send_internal (GossipHttpTransport       *self,
                gpointer                   user_data)
 {
   OutExchange *ex = g_new0 (OutExchange, 1);
-  gsize len = g_bytes_get_size (frame);
 
-  if (timeout_us <= 0)
-    timeout_us = DEFAULT_STREAM_TIMEOUT_US;
-
-  ex->ref_count = 1;
   ex->self = self;
-  ex->context = self->started ? g_main_context_ref (self->context)
-                              : g_main_context_ref_thread_default ();
-  ex->address = g_strdup (address);
-  ex->frame = g_bytes_ref (frame);
-  ex->want_reply = want_reply;
   ex->datagram = datagram;
-  ex->timeout_us = timeout_us;
-  ex->func = func;
-  ex->user_data = user_data;
-
-  if (!self->started)
-    ex->early_error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-                                   _("cannot send to %s: the transport is not started"), address);
-  else if (len == 0)
-    ex->early_error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                   _("cannot send an empty frame to %s"), address);
-  else if (len > GOSSIP_MAX_FRAME_SIZE)
-    ex->early_error = g_error_new (G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                                   _("frame of %zu bytes exceeds the HTTP body limit of %u bytes"),
-                                   len, (guint) GOSSIP_MAX_FRAME_SIZE);
-
-  g_queue_push_tail (&self->outgoing, ex);
-  ex->link = self->outgoing.tail;
-
-  /* Everything, errors included, starts from a source so that the callback
-   * never runs inside send_stream(). */
-  ex->start_source = _gossip_transport_deadline_source_attach (ex->context, 0, "GossipHttpTransport exchange start",
-                                             exchange_start_cb, ex, NULL);
-  ex->timeout_source = _gossip_transport_deadline_source_attach (ex->context, _gossip_transport_deadline_after (timeout_us),
-                                               "GossipHttpTransport exchange timeout",
-                                               exchange_timeout_cb, ex, NULL);
+  _gossip_out_exchange_init (&ex->base, &exchange_class, G_OBJECT (self), &self->outgoing,
+                             self->started ? self->context : NULL, address, frame, want_reply,
+                             timeout_us > 0 ? timeout_us : DEFAULT_STREAM_TIMEOUT_US, func, user_data);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1151,9 +1049,6 @@ gossip_http_transport_stop (GossipTransport *transport)
   g_autoptr(GossipHttpTransport) hold = g_object_ref (self);
   g_autoptr(SoupServer) server = NULL;
   g_autoptr(SoupSession) session = NULL;
-  GQueue outgoing = G_QUEUE_INIT;
-  g_autoptr(GError) cancelled = NULL;
-  OutExchange *ex;
   InRequest *req;
 
   if (self->started)
@@ -1171,16 +1066,8 @@ gossip_http_transport_stop (GossipTransport *transport)
 
   /* Completed synchronously, as documented on gossip_transport_stop(), and
    * before libsoup is told to abort, so that its (cancelled) callbacks find
-   * them done. The queue is taken first: callbacks may start new exchanges,
-   * which then fail with "not started" on their own. */
-  outgoing = self->outgoing;
-  g_queue_init (&self->outgoing);
-  cancelled = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, _("the transport was stopped"));
-  while ((ex = g_queue_pop_head (&outgoing)) != NULL)
-    {
-      ex->link = NULL;
-      exchange_complete (ex, NULL, cancelled);
-    }
+   * them done. */
+  _gossip_out_exchange_cancel_all (&self->outgoing);
 
   if (session != NULL)
     soup_session_abort (session);

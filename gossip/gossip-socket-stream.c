@@ -201,24 +201,13 @@ typedef enum
 
 struct _OutExchange
 {
-  gint                       ref_count;   /* the queue, plus a pending lookup */
+  GossipOutExchange          base;        /* first: the queue holds one
+                                           * reference, a pending lookup
+                                           * another */
   ExState                    state;
-  GossipSocketTransport     *self;        /* borrowed: stop(), run by dispose,
-                                           * completes every exchange */
-  GMainContext              *context;
-  GList                     *link;        /* in self->outgoing */
+  GossipSocketTransport     *self;        /* borrowed, as base.transport */
 
-  char                      *address;
-  GBytes                    *frame;
-  gboolean                   want_reply;
-  GossipTransportStreamFunc  func;
-  gpointer                   user_data;
-  GError                    *early_error; /* reported by the start source */
-
-  GSource                   *start_source;
-  GSource                   *timeout_source;
   GSource                   *io_source;
-  GCancellable              *cancellable;
 
   GPtrArray                 *targets;     /* GInetSocketAddress* */
   guint                      next_target;
@@ -241,92 +230,43 @@ static void exchange_try_connect (OutExchange *ex);
 static OutExchange *
 exchange_ref (OutExchange *ex)
 {
-  ex->ref_count++;
-  return ex;
+  return (OutExchange *) _gossip_out_exchange_ref (&ex->base);
 }
 
 static void
 exchange_unref (OutExchange *ex)
 {
-  if (--ex->ref_count > 0)
-    return;
+  _gossip_out_exchange_unref (&ex->base);
+}
 
-  g_assert (ex->state == EX_DONE);
-  g_free (ex->address);
-  g_bytes_unref (ex->frame);
-  g_clear_error (&ex->early_error);
+static void
+exchange_finalize (GossipOutExchange *base)
+{
+  OutExchange *ex = (OutExchange *) base;
+
   g_clear_error (&ex->connect_error);
-  g_clear_object (&ex->cancellable);
   g_clear_pointer (&ex->targets, g_ptr_array_unref);
   g_free (ex->reply);
-  g_main_context_unref (ex->context);
-  g_free (ex);
 }
 
-/* Ends the exchange: releases every resource, then runs the callback.
- * Callers must not touch @ex afterwards. */
+/* At completion: closes the socket; a failure forgets the cached
+ * addresses, which may be stale: they are looked up afresh next time. */
 static void
-exchange_complete (OutExchange  *ex,
-                   GBytes       *reply,
-                   const GError *error)
+exchange_release (GossipOutExchange *base,
+                  const GError      *error)
 {
-  g_autoptr(GossipSocketTransport) self = NULL;
+  OutExchange *ex = (OutExchange *) base;
 
-  if (ex->state == EX_DONE)
-    return;
   ex->state = EX_DONE;
-
-  /* Kept alive through the callback, which may drop the last reference. */
-  self = g_object_ref (g_steal_pointer (&ex->self));
-  if (ex->link != NULL)
-    {
-      g_queue_delete_link (&self->outgoing, ex->link);
-      ex->link = NULL;
-    }
-
-  _gossip_transport_source_clear (&ex->start_source);
-  _gossip_transport_source_clear (&ex->timeout_source);
   _gossip_transport_source_clear (&ex->io_source);
-  g_cancellable_cancel (ex->cancellable);
   _gossip_socket_clear (&ex->socket);
-
   if (error != NULL && ex->targets_cached)
-    {
-      /* The cached addresses may be stale: look them up afresh next time. */
-      g_hash_table_remove (self->resolve_cache, ex->address);
-    }
-
-  if (ex->func != NULL)
-    ex->func (reply, error, ex->user_data);
-  else if (error != NULL)
-    g_debug ("one-way stream to %s failed: %s", ex->address, error->message);
-
-  exchange_unref (ex);
+    g_hash_table_remove (ex->self->resolve_cache, ex->base.address);
+  ex->self = NULL;
 }
 
-static void
-exchange_fail (OutExchange *ex,
-               GQuark       domain,
-               gint         code,
-               const char  *format,
-               ...) G_GNUC_PRINTF (4, 5);
-
-static void
-exchange_fail (OutExchange *ex,
-               GQuark       domain,
-               gint         code,
-               const char  *format,
-               ...)
-{
-  g_autoptr(GError) error = NULL;
-  va_list args;
-
-  va_start (args, format);
-  error = g_error_new_valist (domain, code, format, args);
-  va_end (args);
-
-  exchange_complete (ex, NULL, error);
-}
+#define exchange_complete(ex, reply, error) _gossip_out_exchange_complete (&(ex)->base, (reply), (error))
+#define exchange_fail(ex, ...) _gossip_out_exchange_fail (&(ex)->base, __VA_ARGS__)
 
 static void
 exchange_watch (OutExchange       *ex,
@@ -334,19 +274,8 @@ exchange_watch (OutExchange       *ex,
                 GSocketSourceFunc  func)
 {
   _gossip_transport_source_clear (&ex->io_source);
-  ex->io_source = _gossip_socket_source_attach (ex->context, ex->socket, condition,
+  ex->io_source = _gossip_socket_source_attach (ex->base.context, ex->socket, condition,
                                                 "GossipSocketTransport outgoing stream", func, ex);
-}
-
-static gboolean
-exchange_timeout_cb (gpointer data)
-{
-  OutExchange *ex = data;
-
-  g_clear_pointer (&ex->timeout_source, g_source_unref);
-  exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                 _("stream exchange with %s timed out"), ex->address);
-  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -382,14 +311,14 @@ exchange_readable_cb (GSocket      *socket,
       if (len == 0)
         {
           exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                         _("%s sent no reply"), ex->address);
+                         _("%s sent no reply"), ex->base.address);
           return G_SOURCE_REMOVE;
         }
       if (len > GOSSIP_MAX_FRAME_SIZE)
         {
           exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                          _("reply from %s is %u bytes, more than the limit of %u"),
-                         ex->address, len, (guint) GOSSIP_MAX_FRAME_SIZE);
+                         ex->base.address, len, (guint) GOSSIP_MAX_FRAME_SIZE);
           return G_SOURCE_REMOVE;
         }
       ex->reply_len = len;
@@ -410,11 +339,11 @@ exchange_readable_cb (GSocket      *socket,
 
 closed:
   exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
-                 _("%s closed the connection without replying"), ex->address);
+                 _("%s closed the connection without replying"), ex->base.address);
   return G_SOURCE_REMOVE;
 
 failed:
-  g_prefix_error (&error, _("reading the reply from %s: "), ex->address);
+  g_prefix_error (&error, _("reading the reply from %s: "), ex->base.address);
   exchange_complete (ex, NULL, error);
   return G_SOURCE_REMOVE;
 }
@@ -427,7 +356,7 @@ exchange_writable_cb (GSocket      *socket,
   OutExchange *ex = data;
   g_autoptr(GError) error = NULL;
   gsize frame_len;
-  const guint8 *frame = g_bytes_get_data (ex->frame, &frame_len);
+  const guint8 *frame = g_bytes_get_data (ex->base.frame, &frame_len);
 
   if (!send_two_parts (ex->socket, ex->header, sizeof ex->header, frame, frame_len,
                        &ex->written, &error))
@@ -438,12 +367,12 @@ exchange_writable_cb (GSocket      *socket,
             exchange_watch (ex, G_IO_OUT, exchange_writable_cb);
           return G_SOURCE_CONTINUE;
         }
-      g_prefix_error (&error, _("sending to %s: "), ex->address);
+      g_prefix_error (&error, _("sending to %s: "), ex->base.address);
       exchange_complete (ex, NULL, error);
       return G_SOURCE_REMOVE;
     }
 
-  if (!ex->want_reply)
+  if (!ex->base.want_reply)
     {
       exchange_complete (ex, NULL, NULL);
       return G_SOURCE_REMOVE;
@@ -538,9 +467,9 @@ exchange_try_connect (OutExchange *ex)
 
     if (error == NULL)
       error = g_error_new (G_IO_ERROR, G_IO_ERROR_HOST_NOT_FOUND,
-                           _("“%s” resolved to no address"), ex->address);
+                           _("“%s” resolved to no address"), ex->base.address);
     else
-      g_prefix_error (&error, _("cannot connect to %s: "), ex->address);
+      g_prefix_error (&error, _("cannot connect to %s: "), ex->base.address);
     exchange_complete (ex, NULL, error);
   }
 }
@@ -559,7 +488,7 @@ exchange_resolved_cb (GObject      *source,
     {
       if (addresses == NULL)
         {
-          g_autoptr(GError) lookup = lookup_error (ex->address, error);
+          g_autoptr(GError) lookup = lookup_error (ex->base.address, error);
 
           exchange_complete (ex, NULL, lookup);
         }
@@ -567,9 +496,9 @@ exchange_resolved_cb (GObject      *source,
         {
           guint16 port = 0;
 
-          _gossip_socket_split_address (ex->address, NULL, &port, NULL);
+          _gossip_socket_split_address (ex->base.address, NULL, &port, NULL);
           ex->targets = _gossip_socket_targets_from_addresses (addresses, port, ex->self->prefer_ipv6);
-          _gossip_socket_cache_store (ex->self, ex->address, ex->targets);
+          _gossip_socket_cache_store (ex->self, ex->base.address, ex->targets);
           ex->targets_cached = TRUE;
           exchange_try_connect (ex);
         }
@@ -579,27 +508,19 @@ exchange_resolved_cb (GObject      *source,
   exchange_unref (ex);
 }
 
-static gboolean
-exchange_start_cb (gpointer data)
+static void
+exchange_start (GossipOutExchange *base)
 {
-  OutExchange *ex = data;
+  OutExchange *ex = (OutExchange *) base;
   GossipSocketTransport *self = ex->self;
   g_autoptr(GError) error = NULL;
   g_autofree char *host = NULL;
   guint16 port = 0;
 
-  g_clear_pointer (&ex->start_source, g_source_unref);
-
-  if (ex->early_error != NULL)
-    {
-      exchange_complete (ex, NULL, ex->early_error);
-      return G_SOURCE_REMOVE;
-    }
-
-  ex->targets = _gossip_socket_lookup_targets_now (self, ex->address, &host, &port, &error);
+  ex->targets = _gossip_socket_lookup_targets_now (self, ex->base.address, &host, &port, &error);
   if (ex->targets != NULL)
     {
-      ex->targets_cached = (host == NULL && g_hash_table_contains (self->resolve_cache, ex->address));
+      ex->targets_cached = (host == NULL && g_hash_table_contains (self->resolve_cache, ex->base.address));
       exchange_try_connect (ex);
     }
   else if (error != NULL)
@@ -609,12 +530,20 @@ exchange_start_cb (gpointer data)
   else
     {
       ex->state = EX_RESOLVING;
-      ex->cancellable = g_cancellable_new ();
-      _gossip_socket_start_lookup (self, host, ex->cancellable, exchange_resolved_cb, exchange_ref (ex));
+      ex->base.cancellable = g_cancellable_new ();
+      _gossip_socket_start_lookup (self, host, ex->base.cancellable, exchange_resolved_cb, exchange_ref (ex));
     }
-
-  return G_SOURCE_REMOVE;
 }
+
+static const GossipOutExchangeClass exchange_class = {
+  .start_name = "GossipSocketTransport stream start",
+  .timeout_name = "GossipSocketTransport stream timeout",
+  .too_large_format = N_("frame of %zu bytes exceeds the stream limit of %u bytes"),
+  .timeout_format = N_("stream exchange with %s timed out"),
+  .start = exchange_start,
+  .release = exchange_release,
+  .finalize = exchange_finalize,
+};
 
 void
 _gossip_socket_send_stream (GossipSocketTransport     *self,
@@ -628,62 +557,20 @@ _gossip_socket_send_stream (GossipSocketTransport     *self,
   OutExchange *ex = g_new0 (OutExchange, 1);
   gsize len = g_bytes_get_size (frame);
 
-  ex->ref_count = 1;
   ex->state = EX_STARTING;
   ex->self = self;
-  ex->context = self->started ? g_main_context_ref (self->context)
-                              : g_main_context_ref_thread_default ();
-  ex->address = g_strdup (address);
-  ex->frame = g_bytes_ref (frame);
-  ex->want_reply = want_reply;
-  ex->func = func;
-  ex->user_data = user_data;
-
   ex->header[0] = want_reply ? STREAM_KIND_REQUEST : STREAM_KIND_ONE_WAY;
   put_u32_be (ex->header + 1, (guint32) MIN (len, G_MAXUINT32));
-
-  if (!self->started)
-    ex->early_error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-                                   _("cannot send to %s: the transport is not started"), address);
-  else if (len == 0)
-    ex->early_error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                   _("cannot send an empty frame to %s"), address);
-  else if (len > GOSSIP_MAX_FRAME_SIZE)
-    ex->early_error = g_error_new (G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                                   _("frame of %zu bytes exceeds the stream limit of %u bytes"),
-                                   len, (guint) GOSSIP_MAX_FRAME_SIZE);
-
-  g_queue_push_tail (&self->outgoing, ex);
-  ex->link = self->outgoing.tail;
-
-  /* Everything, errors included, starts from a source so that the callback
-   * never runs inside send_stream(). */
-  ex->start_source = _gossip_transport_deadline_source_attach (ex->context, 0, "GossipSocketTransport stream start",
-                                             exchange_start_cb, ex, NULL);
-  ex->timeout_source = _gossip_transport_deadline_source_attach (ex->context,
-                                               _gossip_transport_deadline_after (timeout_us > 0 ? timeout_us
-                                                                              : DEFAULT_STREAM_TIMEOUT_US),
-                                               "GossipSocketTransport stream timeout",
-                                               exchange_timeout_cb, ex, NULL);
+  _gossip_out_exchange_init (&ex->base, &exchange_class, G_OBJECT (self), &self->outgoing,
+                             self->started ? self->context : NULL, address, frame, want_reply,
+                             timeout_us > 0 ? timeout_us : DEFAULT_STREAM_TIMEOUT_US, func, user_data);
 }
 
-/* Completes every outgoing exchange with G_IO_ERROR_CANCELLED. The queue
- * is taken first: callbacks may start new exchanges, which then fail with
- * "not started" on their own. */
+/* Completes every outgoing exchange with G_IO_ERROR_CANCELLED. */
 void
 _gossip_socket_cancel_outgoing (GossipSocketTransport *self)
 {
-  GQueue outgoing = self->outgoing;
-  g_autoptr(GError) cancelled = NULL;
-  OutExchange *ex;
-
-  g_queue_init (&self->outgoing);
-  cancelled = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, _("the transport was stopped"));
-  while ((ex = g_queue_pop_head (&outgoing)) != NULL)
-    {
-      ex->link = NULL;
-      exchange_complete (ex, NULL, cancelled);
-    }
+  _gossip_out_exchange_cancel_all (&self->outgoing);
 }
 
 /* ---------------------------------------------------------------------------

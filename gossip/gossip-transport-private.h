@@ -1,12 +1,15 @@
 /* gossip-transport-private.h — helpers shared by the transports' stream
- * machinery (socket and HTTP): one-shot deadline sources, and handing a
- * reply from any thread over to the transport's context.
+ * machinery (socket and HTTP): one-shot deadline sources, handing a reply
+ * from any thread over to the transport's context, and the bookkeeping of
+ * outgoing exchanges (GossipOutExchange).
  *
  * SPDX-License-Identifier: MIT
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
+
+#include "gossip-transport.h"
 
 G_BEGIN_DECLS
 
@@ -30,5 +33,81 @@ void     _gossip_transport_answer_in_context      (GMainContext              *co
                                                    GossipTransportAnswerFunc  answer,
                                                    gpointer                   target,
                                                    GDestroyNotify             target_unref);
+
+/* An outgoing gossip_transport_send_stream() exchange: the part every
+ * transport shares. A transport's own exchange struct starts with it.
+ *
+ * _gossip_out_exchange_init() queues the exchange and attaches two sources
+ * on the exchange's context: one that starts it (so the callback never runs
+ * inside send_stream(); an early error, such as a stopped transport or a
+ * bad frame, is reported from there) and its deadline. Whatever happens
+ * first ends it through _gossip_out_exchange_complete(), exactly once: the
+ * sources are removed, the cancellable is cancelled, the class's release()
+ * frees what the transport holds, and the callback runs. The queue holds
+ * one reference; each pending asynchronous operation holds another and,
+ * when it returns, finds the exchange done if it was completed meanwhile. */
+typedef struct _GossipOutExchange GossipOutExchange;
+
+typedef struct
+{
+  const char *start_name;      /* static names of the two sources */
+  const char *timeout_name;
+  const char *too_large_format; /* N_() messages: a %zu size and a %u limit, */
+  const char *timeout_format;   /* and one %s, the address */
+  /* Begins the exchange (no early error). */
+  void (*start)    (GossipOutExchange *ex);
+  /* At completion, before the callback: releases the transport's I/O
+   * resources; @error is the outcome. */
+  void (*release)  (GossipOutExchange *ex, const GError *error);
+  /* With the last reference: frees the transport's own fields. */
+  void (*finalize) (GossipOutExchange *ex);
+} GossipOutExchangeClass;
+
+struct _GossipOutExchange
+{
+  const GossipOutExchangeClass *klass;
+  gint                       ref_count;
+  gboolean                   done;
+  GObject                   *transport;   /* borrowed: stop(), run by dispose,
+                                           * completes every exchange */
+  GQueue                    *queue;       /* the transport's outgoing queue */
+  GList                     *link;        /* in @queue */
+  GMainContext              *context;
+
+  char                      *address;
+  GBytes                    *frame;
+  gboolean                   want_reply;
+  gint64                     timeout_us;
+  GossipTransportStreamFunc  func;
+  gpointer                   user_data;
+  GError                    *early_error; /* reported by the start source */
+
+  GSource                   *start_source;
+  GSource                   *timeout_source;
+  GCancellable              *cancellable; /* NULL until the transport sets it */
+};
+
+void               _gossip_out_exchange_init       (GossipOutExchange            *ex,
+                                                    const GossipOutExchangeClass *klass,
+                                                    GObject                      *transport,
+                                                    GQueue                       *queue,
+                                                    GMainContext                 *context_or_null,
+                                                    const char                   *address,
+                                                    GBytes                       *frame,
+                                                    gboolean                      want_reply,
+                                                    gint64                        timeout_us,
+                                                    GossipTransportStreamFunc     func,
+                                                    gpointer                      user_data);
+GossipOutExchange *_gossip_out_exchange_ref        (GossipOutExchange            *ex);
+void               _gossip_out_exchange_unref      (GossipOutExchange            *ex);
+void               _gossip_out_exchange_complete   (GossipOutExchange            *ex,
+                                                    GBytes                       *reply,
+                                                    const GError                 *error);
+void               _gossip_out_exchange_fail       (GossipOutExchange            *ex,
+                                                    GQuark                        domain,
+                                                    gint                          code,
+                                                    const char                   *format,
+                                                    ...) G_GNUC_PRINTF (4, 5);
+void               _gossip_out_exchange_cancel_all (GQueue                       *queue);
 
 G_END_DECLS

@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include "gossip-transport-private.h"
 #include "gossip-frame-private.h"
 
@@ -126,4 +128,187 @@ _gossip_transport_answer_in_context (GMainContext              *context,
   source = _gossip_transport_deadline_source_attach (context, 0, static_name, answer_job_cb, job,
                                                      (GDestroyNotify) answer_job_free);
   g_source_unref (source);
+}
+
+/* ---------------------------------------------------------------------------
+ * Outgoing exchanges
+ * ------------------------------------------------------------------------- */
+
+/* The class's messages are N_() literals of the transports, checked there
+ * by xgettext's c-format flag and here by the argument types. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+
+static gboolean
+out_exchange_start_cb (gpointer data)
+{
+  GossipOutExchange *ex = data;
+
+  g_clear_pointer (&ex->start_source, g_source_unref);
+  if (ex->early_error != NULL)
+    _gossip_out_exchange_complete (ex, NULL, ex->early_error);
+  else
+    ex->klass->start (ex);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+out_exchange_timeout_cb (gpointer data)
+{
+  GossipOutExchange *ex = data;
+
+  g_clear_pointer (&ex->timeout_source, g_source_unref);
+  _gossip_out_exchange_fail (ex, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                             _(ex->klass->timeout_format), ex->address);
+  return G_SOURCE_REMOVE;
+}
+
+/* Sets up @ex (zeroed, as allocated by the transport) and queues it.
+ * @context_or_null is the started transport's context; NULL (not started)
+ * takes the caller's thread-default context, where the "not started" error
+ * is then reported. */
+void
+_gossip_out_exchange_init (GossipOutExchange            *ex,
+                           const GossipOutExchangeClass *klass,
+                           GObject                      *transport,
+                           GQueue                       *queue,
+                           GMainContext                 *context_or_null,
+                           const char                   *address,
+                           GBytes                       *frame,
+                           gboolean                      want_reply,
+                           gint64                        timeout_us,
+                           GossipTransportStreamFunc     func,
+                           gpointer                      user_data)
+{
+  gsize len = g_bytes_get_size (frame);
+
+  ex->klass = klass;
+  ex->ref_count = 1;
+  ex->transport = transport;
+  ex->queue = queue;
+  ex->context = context_or_null != NULL ? g_main_context_ref (context_or_null)
+                                        : g_main_context_ref_thread_default ();
+  ex->address = g_strdup (address);
+  ex->frame = g_bytes_ref (frame);
+  ex->want_reply = want_reply;
+  ex->timeout_us = timeout_us;
+  ex->func = func;
+  ex->user_data = user_data;
+
+  if (context_or_null == NULL)
+    ex->early_error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                                   _("cannot send to %s: the transport is not started"), address);
+  else if (len == 0)
+    ex->early_error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                                   _("cannot send an empty frame to %s"), address);
+  else if (len > GOSSIP_MAX_FRAME_SIZE)
+    ex->early_error = g_error_new (G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                                   _(klass->too_large_format), len, (guint) GOSSIP_MAX_FRAME_SIZE);
+
+  g_queue_push_tail (queue, ex);
+  ex->link = queue->tail;
+
+  ex->start_source = _gossip_transport_deadline_source_attach (ex->context, 0, klass->start_name,
+                                                               out_exchange_start_cb, ex, NULL);
+  ex->timeout_source = _gossip_transport_deadline_source_attach (ex->context,
+                                                                 _gossip_transport_deadline_after (timeout_us),
+                                                                 klass->timeout_name,
+                                                                 out_exchange_timeout_cb, ex, NULL);
+}
+
+#pragma GCC diagnostic pop
+
+GossipOutExchange *
+_gossip_out_exchange_ref (GossipOutExchange *ex)
+{
+  ex->ref_count++;
+  return ex;
+}
+
+void
+_gossip_out_exchange_unref (GossipOutExchange *ex)
+{
+  if (--ex->ref_count > 0)
+    return;
+
+  g_assert (ex->done);
+  ex->klass->finalize (ex);
+  g_free (ex->address);
+  g_bytes_unref (ex->frame);
+  g_clear_error (&ex->early_error);
+  g_clear_object (&ex->cancellable);
+  g_main_context_unref (ex->context);
+  g_free (ex);
+}
+
+/* Ends the exchange and runs the callback; the second and later calls do
+ * nothing. Callers must not touch @ex afterwards unless they hold a
+ * reference of their own. */
+void
+_gossip_out_exchange_complete (GossipOutExchange *ex,
+                               GBytes            *reply,
+                               const GError      *error)
+{
+  g_autoptr(GObject) transport = NULL;
+
+  if (ex->done)
+    return;
+  ex->done = TRUE;
+
+  /* Kept alive through the callback, which may drop the last reference. */
+  transport = g_object_ref (g_steal_pointer (&ex->transport));
+  if (ex->link != NULL)
+    {
+      g_queue_delete_link (ex->queue, ex->link);
+      ex->link = NULL;
+    }
+
+  _gossip_transport_source_clear (&ex->start_source);
+  _gossip_transport_source_clear (&ex->timeout_source);
+  if (ex->cancellable != NULL)
+    g_cancellable_cancel (ex->cancellable);
+  ex->klass->release (ex, error);
+
+  if (ex->func != NULL)
+    ex->func (reply, error, ex->user_data);
+  else if (error != NULL)
+    g_debug ("one-way send to %s failed: %s", ex->address, error->message);
+
+  _gossip_out_exchange_unref (ex);
+}
+
+void
+_gossip_out_exchange_fail (GossipOutExchange *ex,
+                           GQuark             domain,
+                           gint               code,
+                           const char        *format,
+                           ...)
+{
+  g_autoptr(GError) error = NULL;
+  va_list args;
+
+  va_start (args, format);
+  error = g_error_new_valist (domain, code, format, args);
+  va_end (args);
+
+  _gossip_out_exchange_complete (ex, NULL, error);
+}
+
+/* Completes every exchange of @queue with G_IO_ERROR_CANCELLED. The queue
+ * is taken first: callbacks may start new exchanges, which then fail with
+ * "not started" on their own. */
+void
+_gossip_out_exchange_cancel_all (GQueue *queue)
+{
+  GQueue pending = *queue;
+  g_autoptr(GError) cancelled = NULL;
+  GossipOutExchange *ex;
+
+  g_queue_init (queue);
+  cancelled = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, _("the transport was stopped"));
+  while ((ex = g_queue_pop_head (&pending)) != NULL)
+    {
+      ex->link = NULL;
+      _gossip_out_exchange_complete (ex, NULL, cancelled);
+    }
 }
