@@ -6,7 +6,8 @@
  * shuffled list, gets a direct ping; without an ack in a third of the probe
  * deadline, k other members are asked to ping it (PING_REQ) and a stream
  * ping is tried as well; without any ack by the deadline it becomes
- * suspect. Suspicion spreads by gossip; the suspect refutes by raising its
+ * suspect, or at once if the stream ping is refused (nothing listens at
+ * the target's address any more). Suspicion spreads by gossip; the suspect refutes by raising its
  * incarnation; unrefuted suspicion becomes death after dead_node_timeout,
  * sooner as distinct members confirm it. A node that misses acks itself
  * (nacks missing, suspected itself) raises its local health multiplier,
@@ -46,6 +47,7 @@ typedef struct {
 
 static void schedule_probe (GossipCluster *self);
 static void start_probe (GossipCluster *self, GossipMember *target);
+static void probe_conclude (GossipCluster *self, GossipProbe *p, gboolean refused);
 
 static gint64
 now (GossipCluster *self)
@@ -429,6 +431,12 @@ stream_ping_done (GBytes       *reply,
         }
       _gossip_cluster_flush_events (self);
     }
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) &&
+           self->lifecycle == GOSSIP_LIFECYCLE_RUNNING &&
+           (p = probe_lookup (self, ref->seq)) != NULL && p->kind == PROBE_DIRECT)
+    {
+      probe_conclude (self, p, TRUE);
+    }
   g_free (ref);
 }
 
@@ -510,25 +518,24 @@ probe_indirect (gpointer data)
   send_ping (self, p->seq, target, target->snapshot->address, TRUE, stream_ping_done, probe_ref (self, p->seq));
 }
 
+/* The verdict of a direct probe that got no ack: the target is suspect.
+ * @refused: the target's host refused the stream ping, which proves that
+ * nothing listens at the target's address any more (a crashed or killed
+ * process) and that we can reach that host: no need to wait for the
+ * deadline, and nothing to hold against our own health. */
 static void
-probe_deadline_fire (gpointer data)
+probe_conclude (GossipCluster *self,
+                GossipProbe   *p,
+                gboolean       refused)
 {
-  ProbeRef *ref = data;
-  GossipCluster *self = ref->self;
-  GossipProbe *p = probe_lookup (self, ref->seq);
-  GossipMember *target;
-
-  if (p == NULL)
-    return;
-  p->deadline_timer = 0;
-  target = _gossip_membership_lookup (self, p->target);
+  GossipMember *target = _gossip_membership_lookup (self, p->target);
 
   /* Lifeguard: if none of the relays even nacked, the fault is likely
    * ours. A single nack proves we can still talk to the cluster (behind a
    * partition only part of the relays can answer), so it is not counted. */
-  if (p->nacks_expected > 0 && p->nacks == 0)
+  if (!refused && p->nacks_expected > 0 && p->nacks == 0)
     self->local_health = MIN (self->local_health + 1, GOSSIP_MAX_LOCAL_HEALTH);
-  else if (p->nacks > 0)
+  else if (refused || p->nacks > 0)
     {
       /* We are healthy and the target is not: several members may have
        * gone at once (a rack, a partition), so for a while probes overlap,
@@ -562,8 +569,21 @@ probe_deadline_fire (gpointer data)
       _gossip_dissemination_spread (self, &u, NULL);
     }
   probe_finish (self, p);
-  /* A plain clock timer: nobody else flushes what it raised. */
+  /* Clock timers and stream callbacks: nobody else flushes what it raised. */
   _gossip_cluster_flush_events (self);
+}
+
+static void
+probe_deadline_fire (gpointer data)
+{
+  ProbeRef *ref = data;
+  GossipCluster *self = ref->self;
+  GossipProbe *p = probe_lookup (self, ref->seq);
+
+  if (p == NULL)
+    return;
+  p->deadline_timer = 0;
+  probe_conclude (self, p, FALSE);
 }
 
 static GossipMember *

@@ -2089,6 +2089,64 @@ inject_suspect (SimHarness *sim, guint to, const guint8 *subject, guint32 incarn
   inject (sim, to, frame, FALSE, NULL);
 }
 
+/* Runs one 6-node cluster to a fault of member 4 and returns when the
+ * first survivor suspected it. @kill: the process is gone, so its address
+ * refuses streams; otherwise it is black-holed (partitioned away), and
+ * every probe of it only times out. */
+static gint64
+first_suspicion_after_fault (gboolean kill,
+                             gint64  *t_fault,
+                             guint   *max_health)
+{
+  const guint n = 6, victim = 4;
+  g_autoptr(SimHarness) sim = sim_new (31);
+  g_autoptr(GossipConfig) config = sim_config_new ();
+  AllSee suspect = { victim, GOSSIP_NODE_SUSPECT, -1 };
+
+  converge (sim, n, config, SETUP_BOUND);
+  sim_advance (sim, 3 * SEC);
+  *t_fault = sim_now (sim);
+  if (kill)
+    sim_kill (sim, victim);
+  else
+    sim_partition (sim, victim, 1);
+  g_assert_true (sim_run_until (sim, any_sees, &suspect, 30 * SEC));
+  /* The survivors' health (a black-holed victim blames itself). */
+  *max_health = 0;
+  for (guint i = 0; i < n; i++)
+    if (i != victim)
+      *max_health = MAX (*max_health, stats_of (sim, i).local_health);
+  return first_event (sim, -1, victim, GOSSIP_NODE_SUSPECT, *t_fault);
+}
+
+/* A probe whose stream ping is refused concludes at once: nothing listens
+ * at the target's address, and its host said so. Two runs from the same
+ * seed probe the victim on the same schedule; the killed victim is
+ * suspected a good second before the black-holed one, which waits for the
+ * probe deadline, and neither raises anyone's local health. */
+static void
+test_refused (void)
+{
+  g_autoptr(GossipConfig) config = sim_config_new ();
+  gint64 hci = config_us (config, "health_check_interval");
+  gint64 deadline = MIN (config_us (config, "suspect_timeout"), hci);
+  gint64 t_kill, t_cut, s_kill, s_cut;
+  guint health_kill, health_cut;
+
+  s_kill = first_suspicion_after_fault (TRUE, &t_kill, &health_kill);
+  s_cut = first_suspicion_after_fault (FALSE, &t_cut, &health_cut);
+  g_assert_cmpint (t_kill, ==, t_cut);
+  g_test_message ("first suspicion %.3f s after a kill, %.3f s after a black hole",
+                  secs (s_kill - t_kill), secs (s_cut - t_cut));
+  g_assert_cmpint (s_kill, >, t_kill);
+  g_assert_cmpint (s_cut - s_kill, >=, deadline / 2);
+  /* The refused probe still gave the target a third of the deadline to
+   * answer the direct ping. */
+  g_assert_cmpint (s_cut - s_kill, <=, deadline - deadline / 3 + 100 * G_TIME_SPAN_MILLISECOND);
+  g_assert_cmpuint (health_kill, ==, 0);
+  g_assert_cmpuint (health_cut, ==, 0);
+}
+
 static void
 test_distinct_accusers (void)
 {
@@ -2167,6 +2225,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sim/push-pull/period", test_push_pull_period);
   g_test_add_func ("/sim/failure/detection", test_failure_detection);
   g_test_add_func ("/sim/failure/accusers", test_distinct_accusers);
+  g_test_add_func ("/sim/failure/refused", test_refused);
   g_test_add_func ("/sim/failure/refute", test_refute);
   g_test_add_func ("/sim/leave", test_leave);
   g_test_add_func ("/sim/metadata", test_metadata);
