@@ -9,6 +9,7 @@
 
 #include "gossip-memory-transport.h"
 #include "gossip-frame-private.h"
+#include "gossip-transport-private.h"
 
 /**
  * GossipMemoryNetwork:
@@ -770,17 +771,9 @@ send_stream_internal (GossipMemoryTransport     *self,
    * send_stream() call. */
   event = event_new (network, EVENT_FAIL);
   event->exchange_id = ex->id;
-  if (!self->started)
-    event->error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-                                _("cannot send to %s: the transport is not started"), address);
-  else if (len == 0)
-    event->error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                _("cannot send an empty frame to %s"), address);
-  else if (len > GOSSIP_MAX_FRAME_SIZE)
-    event->error = g_error_new (G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                                _("frame of %zu bytes exceeds the stream limit of %u bytes"),
-                                len, (guint) GOSSIP_MAX_FRAME_SIZE);
-  else if (!g_hash_table_contains (network->transports, address))
+  event->error = _gossip_transport_check_send (self->started, address, len,
+                                               N_("frame of %zu bytes exceeds the stream limit of %u bytes"));
+  if (event->error == NULL && !g_hash_table_contains (network->transports, address))
     event->error = g_error_new (G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED,
                                 _("cannot connect to %s: connection refused"), address);
 

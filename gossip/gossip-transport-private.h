@@ -22,6 +22,11 @@ GSource *_gossip_transport_deadline_source_attach (GMainContext   *context,
 gint64   _gossip_transport_deadline_after         (gint64          timeout_us);
 void     _gossip_transport_source_clear           (GSource       **source);
 
+GError  *_gossip_transport_check_send           (gboolean        started,
+                                                   const char     *address,
+                                                   gsize           len,
+                                                   const char     *too_large_format);
+
 /* Answers one incoming request: runs on the transport's context. */
 typedef void (*GossipTransportAnswerFunc) (gpointer  target,
                                            GBytes   *frame_or_null);

@@ -62,6 +62,30 @@ _gossip_transport_source_clear (GSource **source)
     }
 }
 
+/* The errors every transport reports for a send before trying it: not
+ * started, an empty frame, a frame over the limit (@too_large_format, an
+ * N_() message with a %zu size and a %u limit). NULL if none applies. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+GError *
+_gossip_transport_check_send (gboolean    started,
+                              const char *address,
+                              gsize       len,
+                              const char *too_large_format)
+{
+  if (!started)
+    return g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                        _("cannot send to %s: the transport is not started"), address);
+  if (len == 0)
+    return g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                        _("cannot send an empty frame to %s"), address);
+  if (len > GOSSIP_MAX_FRAME_SIZE)
+    return g_error_new (G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                        _(too_large_format), len, (guint) GOSSIP_MAX_FRAME_SIZE);
+  return NULL;
+}
+#pragma GCC diagnostic pop
+
 typedef struct
 {
   GossipTransportAnswerFunc  answer;
@@ -180,8 +204,6 @@ _gossip_out_exchange_init (GossipOutExchange            *ex,
                            GossipTransportStreamFunc     func,
                            gpointer                      user_data)
 {
-  gsize len = g_bytes_get_size (frame);
-
   ex->klass = klass;
   ex->ref_count = 1;
   ex->transport = transport;
@@ -195,15 +217,8 @@ _gossip_out_exchange_init (GossipOutExchange            *ex,
   ex->func = func;
   ex->user_data = user_data;
 
-  if (context_or_null == NULL)
-    ex->early_error = g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-                                   _("cannot send to %s: the transport is not started"), address);
-  else if (len == 0)
-    ex->early_error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                                   _("cannot send an empty frame to %s"), address);
-  else if (len > GOSSIP_MAX_FRAME_SIZE)
-    ex->early_error = g_error_new (G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                                   _(klass->too_large_format), len, (guint) GOSSIP_MAX_FRAME_SIZE);
+  ex->early_error = _gossip_transport_check_send (context_or_null != NULL, address,
+                                                 g_bytes_get_size (frame), klass->too_large_format);
 
   g_queue_push_tail (queue, ex);
   ex->link = queue->tail;
