@@ -290,6 +290,10 @@ gossip_transport_send_datagram (GossipTransport *transport,
  * %G_IO_ERROR_TIMED_OUT, %G_IO_ERROR_CONNECTION_REFUSED,
  * %G_IO_ERROR_CONNECTION_CLOSED ("no reply"), %G_IO_ERROR_CANCELLED (the
  * transport was stopped) and others for resolution and I/O failures.
+ * %G_IO_ERROR_CONNECTION_REFUSED must mean that the destination's host
+ * answered that nothing listens at @address: the failure detector takes it
+ * as proof that the member there is gone and suspects it at once. Silence
+ * (a lost connection attempt) is %G_IO_ERROR_TIMED_OUT.
  *
  * Thread: the transport's thread.
  */
