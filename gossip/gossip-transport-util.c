@@ -158,11 +158,6 @@ _gossip_transport_answer_in_context (GMainContext              *context,
  * Outgoing exchanges
  * ------------------------------------------------------------------------- */
 
-/* The class's messages are N_() literals of the transports, checked there
- * by xgettext's c-format flag and here by the argument types. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-
 static gboolean
 out_exchange_start_cb (gpointer data)
 {
@@ -176,6 +171,10 @@ out_exchange_start_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The class's messages are N_() literals of the transports, checked there
+ * by xgettext's c-format flag and here by the argument types. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 static gboolean
 out_exchange_timeout_cb (gpointer data)
 {
@@ -186,6 +185,7 @@ out_exchange_timeout_cb (gpointer data)
                              _(ex->klass->timeout_format), ex->address);
   return G_SOURCE_REMOVE;
 }
+#pragma GCC diagnostic pop
 
 /* Sets up @ex (zeroed, as allocated by the transport) and queues it.
  * @context_or_null is the started transport's context; NULL (not started)
@@ -230,8 +230,6 @@ _gossip_out_exchange_init (GossipOutExchange            *ex,
                                                                  klass->timeout_name,
                                                                  out_exchange_timeout_cb, ex, NULL);
 }
-
-#pragma GCC diagnostic pop
 
 GossipOutExchange *
 _gossip_out_exchange_ref (GossipOutExchange *ex)

@@ -362,6 +362,27 @@ test_socket_local_address (SocketFixture *fixture,
   g_assert_null (gossip_transport_get_local_address (unstarted));
 }
 
+/* Binds a fresh socket to @host:@port and closes it again: TRUE if the
+ * port was free for @type. */
+static gboolean
+try_bind (const char   *host,
+          guint16       port,
+          GSocketType   type,
+          GError      **error)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (host);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (inet, port);
+  g_autoptr(GError) local_error = NULL;
+  gboolean bound;
+
+  socket = g_socket_new (g_inet_address_get_family (inet), type, G_SOCKET_PROTOCOL_DEFAULT, &local_error);
+  g_assert_no_error (local_error);
+  bound = g_socket_bind (socket, address, FALSE, error);
+  g_socket_close (socket, NULL);
+  return bound;
+}
+
 /* Binding the transport's port again must fail for both protocols. */
 static void
 assert_port_taken (const char  *host,
@@ -369,41 +390,19 @@ assert_port_taken (const char  *host,
                    GSocketType  type,
                    gboolean     taken)
 {
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (host);
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (inet, port);
   g_autoptr(GError) error = NULL;
+  gboolean bound = try_bind (host, port, type, &error);
 
-  socket = g_socket_new (g_inet_address_get_family (inet), type, G_SOCKET_PROTOCOL_DEFAULT, &error);
-  g_assert_no_error (error);
   if (taken)
     {
-      g_assert_false (g_socket_bind (socket, address, FALSE, &error));
+      g_assert_false (bound);
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
     }
   else
     {
-      g_assert_true (g_socket_bind (socket, address, FALSE, &error));
+      g_assert_true (bound);
       g_assert_no_error (error);
     }
-  g_socket_close (socket, NULL);
-}
-
-static gboolean
-port_is_free (const char  *host,
-              guint16      port,
-              GSocketType  type)
-{
-  g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (host);
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (inet, port);
-  gboolean free_port;
-
-  socket = g_socket_new (g_inet_address_get_family (inet), type, G_SOCKET_PROTOCOL_DEFAULT, NULL);
-  g_assert_nonnull (socket);
-  free_port = g_socket_bind (socket, address, FALSE, NULL);
-  g_socket_close (socket, NULL);
-  return free_port;
 }
 
 static void
@@ -465,8 +464,8 @@ test_socket_bind_conflict (SocketFixture *fixture,
         udp = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_DEFAULT, NULL);
         g_assert_true (g_socket_bind (udp, any_port, FALSE, NULL));
         bound = g_socket_get_local_address (udp, NULL);
-        if (port_is_free ("127.0.0.1", g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)),
-                          G_SOCKET_TYPE_STREAM))
+        if (try_bind ("127.0.0.1", g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)),
+                      G_SOCKET_TYPE_STREAM, NULL))
           break;
         g_socket_close (udp, NULL);
       }
