@@ -139,6 +139,55 @@ bridge_make_result (JsonNode *id,
   return bridge_json_node_take_object (object);
 }
 
+/* Scriptling drops error.data and classifies a plugin error by its text
+ * alone (its try/except, evaluator.go): a text starting with "type error:"
+ * or containing "type mismatch" is a TypeError; one containing "value
+ * error" or "invalid value" a ValueError; "identifier not found", or "name"
+ * together with "not defined", a NameError; one starting with "import
+ * error" an ImportError (later hosts); anything else a plain Exception.
+ * So the kind is carried by a prefix of its own and by nothing else: in
+ * the message proper, which may quote a script's error text or user data,
+ * the space of every such phrase becomes a no-break space (U+00A0).  It
+ * reads the same and matches none of them, and the prefix is added after,
+ * outside any translation. */
+static const char *const classified_phrases[] = {
+  "type error", "type mismatch", "value error", "invalid value",
+  "identifier not found", "not defined", "import error",
+};
+
+static char *
+error_text (const char *error_type,
+            const char *message)
+{
+  GString *text = g_string_new (NULL);
+  gsize start;
+
+  if (g_strcmp0 (error_type, "TypeError") == 0)
+    g_string_append (text, "type error: ");
+  else if (g_strcmp0 (error_type, "ValueError") == 0)
+    g_string_append (text, "value error: ");
+  start = text->len;
+  g_string_append (text, message);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (classified_phrases); i++)
+    {
+      const char *phrase = classified_phrases[i];
+      gsize space = strchr (phrase, ' ') - phrase;
+      const char *hit;
+      gsize from = start;
+
+      while ((hit = strstr (text->str + from, phrase)) != NULL)
+        {
+          gsize at = hit - text->str + space;
+
+          g_string_erase (text, at, 1);
+          g_string_insert (text, at, "\xc2\xa0" /* U+00A0 in UTF-8 */);
+          from = at;
+        }
+    }
+  return g_string_free (text, FALSE);
+}
+
 JsonNode *
 bridge_make_error (JsonNode *id,
                    int code,
@@ -147,9 +196,10 @@ bridge_make_error (JsonNode *id,
 {
   JsonObject *object = json_object_new ();
   JsonObject *error = json_object_new ();
+  g_autofree char *text = error_text (error_type, message);
 
   json_object_set_int_member (error, "code", code);
-  json_object_set_string_member (error, "message", message);
+  json_object_set_string_member (error, "message", text);
   if (error_type != NULL)
     {
       JsonObject *data = json_object_new ();

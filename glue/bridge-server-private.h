@@ -172,6 +172,9 @@ gboolean bridge_write_message (BridgeServer *server,
                                JsonNode *message);
 JsonNode *bridge_make_result (JsonNode *id,
                               JsonNode *result);
+/* An error response.  @error_type ("TypeError", "ValueError", or NULL /
+ * "RuntimeError") goes into error.data and, as a prefix, into the message
+ * text, the only part Scriptling classifies by (see bridge-rpc.c). */
 JsonNode *bridge_make_error (JsonNode *id,
                              int code,
                              const char *message,

@@ -195,25 +195,6 @@ call_free (ScriptlingCall *call)
   g_free (call);
 }
 
-/* The kind reaches Scriptling through the message: its try/except treats
- * an error text starting with "type error:" as TypeError and one
- * containing "value error" as ValueError. */
-static char *
-format_error_message (ScriptlingErrorKind kind,
-                      const char *message)
-{
-  switch (kind)
-    {
-    case SCRIPTLING_ERROR_TYPE:
-      return g_strdup_printf ("type error: %s", message);
-    case SCRIPTLING_ERROR_VALUE:
-      return g_strdup_printf ("value error: %s", message);
-    case SCRIPTLING_ERROR_RUNTIME:
-    default:
-      return g_strdup (message);
-    }
-}
-
 static const char *
 error_kind_name (ScriptlingErrorKind kind)
 {
@@ -279,11 +260,10 @@ call_finish (ScriptlingCall *call)
                                              call->name, error->message);
     }
 
-  {
-    g_autofree char *message = format_error_message (call->error_kind, call->error_message);
-    bridge_reply (server, has_id, call->batch,
-                  bridge_make_error (call->id, RPC_APPLICATION_ERROR, message, error_kind_name (call->error_kind)));
-  }
+  /* bridge_make_error() puts the kind into the message for Scriptling. */
+  bridge_reply (server, has_id, call->batch,
+                bridge_make_error (call->id, RPC_APPLICATION_ERROR, call->error_message,
+                                   error_kind_name (call->error_kind)));
   call_free (call);
 }
 
@@ -811,7 +791,7 @@ handle_object_new (BridgeServer *server,
     }
   if (klass->ctor == NULL)
     {
-      g_autofree char *message = g_strdup_printf ("type error: cannot create '%s' instances", class_name);
+      g_autofree char *message = g_strdup_printf ("cannot create '%s' instances", class_name);
       bridge_reply (server, request->has_id, batch,
                     bridge_make_error (request->id, RPC_APPLICATION_ERROR, message, "TypeError"));
       return;
