@@ -7,6 +7,8 @@
 #   the Scriptling plugin entry /usr/lib/scriptling/plugins/gossip: a
 #   JSON-RPC handshake through the launcher and the bridge, answered by
 #   gossip.so with the scriptling.net.gossip schema;
+#   the --libpath library file scriptling/net/gossip.py that re-exports the
+#   plugin under its documented name for Scriptling 0.20.x;
 #   an out-of-tree C program built with `pkg-config --cflags --libs gossip-1.0`;
 #   two clusters exchanging a message from Python through the Gossip-1.0
 #   typelib.
@@ -32,7 +34,7 @@ failed=0
 ok () { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok () { n=$((n + 1)); failed=1; echo "not ok $n - $1"; [ -s "$tmp/out" ] && sed 's/^/#   /' "$tmp/out"; }
 
-echo "1..9"
+echo "1..10"
 
 # 1. the agent
 if gossip-agent --version > "$tmp/out" 2>&1 && grep -q '^gossip-agent .* [0-9]' "$tmp/out"; then
@@ -119,6 +121,16 @@ if scriptling-plugin-bridge --describe gossip > "$tmp/out" 2>&1 && grep -q '"scr
   ok "scriptling-plugin-bridge --describe gossip finds the packaged gossip.so"
 else
   not_ok "scriptling-plugin-bridge --describe gossip"
+fi
+
+# 6b. the --libpath library file re-exports the plugin as Scriptling 0.20.x
+# names it (tests/test-wrapper.py runs it through both host models)
+libfile=${SCRIPTLING_LIBPATH:-/usr/share/scriptling/lib}/scriptling/net/gossip.py
+if grep -q '^import plugin\.scriptling\.net\.gossip as _plugin$' "$libfile" > "$tmp/out" 2>&1 &&
+   grep -q '^create = _plugin\.create$' "$libfile"; then
+  ok "library file $libfile re-exports plugin.scriptling.net.gossip"
+else
+  not_ok "library file $libfile"
 fi
 
 # 7. C: build and run against the installed library with pkg-config only

@@ -61,7 +61,7 @@ if [ "${1:-}" = "--inside" ]; then
   nsmoke=${nsmoke:-0}
 
   if in_root dpkg --purge $packages > "$work/purge.log" 2>&1 &&
-     ! in_root sh -c 'ls /usr/lib/scriptling/plugins/gossip /usr/bin/gossip-agent /usr/include/gossip-1.0' >/dev/null 2>&1; then
+     ! in_root sh -c 'ls /usr/lib/scriptling/plugins/gossip /usr/share/scriptling/lib/scriptling/net/gossip.py /usr/bin/gossip-agent /usr/include/gossip-1.0' >/dev/null 2>&1; then
     echo "ok $((nsmoke + 2)) - dpkg --purge removes every package and its files"
   else
     echo "not ok $((nsmoke + 2)) - dpkg --purge"
