@@ -12,11 +12,26 @@
 # call_method, _new_object and release become JSON-RPC requests to the
 # bridge; Python functions passed as arguments become callback values whose
 # callback.call requests are answered while the call is in flight, as the
-# host does.  Errors come back as exceptions whose text is the plugin's
-# message (TypeError / ValueError / RuntimeError from the error's data.type).
+# host does.
+#
+# What the real host does and this shim models, so that a test fails where
+# a script under real Scriptling would:
+#
+# * Errors: the host drops error.data and classifies a plugin error by its
+#   text alone (classify() below, the rule of Scriptling's try/except); a
+#   runtime error is a plain Exception, which "except RuntimeError" does not
+#   catch.
+# * Library names (Host(version=...)): the CLI registers its own built-in Go
+#   library "scriptling.net.gossip" (BuiltinGossip) unless --disable-lib
+#   names it, before any plugin.  v0.20.x registers a plugin as "plugin." +
+#   its name; v0.23 and later keep dotted names as they are and refuse a
+#   plugin whose name is already registered.  call_function() and friends
+#   find the plugin by the same rule.
+# * Imports: a registered library first; else a file on --libpath
+#   (DIR/a/b/c.py, DIR/a/b/c/__init__.py, DIR/a.b.c.py), run as a script
+#   library that exports the names it defines but not those it imports.
 #
 # Only the standard library is used.
-
 import json
 import os
 import subprocess
@@ -25,7 +40,51 @@ import types
 
 
 class PluginError(RuntimeError):
-    pass
+    """The shim's own failures (the bridge went away): never a script error."""
+
+
+def classify(message):
+    """The exception class Scriptling's try/except gives an error that
+    carries only a message (evaluator.go; ImportError in later hosts)."""
+    if message.startswith("type error:") or "type mismatch" in message:
+        return TypeError
+    if "value error" in message or "invalid value" in message:
+        return ValueError
+    if "identifier not found" in message or ("name" in message and "not defined" in message):
+        return NameError
+    if message.startswith("import error"):
+        return ImportError
+    return Exception
+
+
+GOSSIP = "scriptling.net.gossip"
+PLUGIN_PREFIX = "plugin."
+
+
+def plugin_library_name(name, version):
+    """The name a host of @version registers (and looks up) plugin library
+    @name under: plugin/client.go NormalizeLibraryName, and in v0.23 and
+    later dotted names kept as they are."""
+    if name.startswith(PLUGIN_PREFIX):
+        return name
+    if version >= (0, 23) and "." in name:
+        return name
+    return PLUGIN_PREFIX + name
+
+
+class BuiltinGossip:
+    """Scriptling's own Go library "scriptling.net.gossip" (extlibs/net/gossip,
+    on paularlott/gossip): what a script imports under that name unless
+    --disable-lib removes it.  It is not this plugin; using it says so."""
+
+    def __init__(self):
+        self.__name__ = GOSSIP
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise Exception("%s.%s: this is Scriptling's built-in Go library, not the gossip plugin"
+                        % (GOSSIP, name))
 
 
 class Remote:
@@ -35,9 +94,6 @@ class Remote:
         self.library = library
         self.class_name = class_name
         self.id = object_id
-
-
-_ERRORS = {"TypeError": TypeError, "ValueError": ValueError, "RuntimeError": RuntimeError}
 
 
 class Bridge:
@@ -55,7 +111,7 @@ class Bridge:
                                        "transports": ["json"], "capabilities": ["remote_objects"]},
                                       raw=True)
         self.library = self.handshake["library"]["name"]
-        self.normalized = self.library if self.library.startswith("plugin.") else "plugin." + self.library
+        self.registered = None      # the name the host registered it under, if it did
 
     # ---- wire ------------------------------------------------------------
 
@@ -82,9 +138,8 @@ class Bridge:
                 self.responses[message.get("id")] = message
         response = self.responses.pop(request_id)
         if "error" in response and response["error"] is not None:
-            error = response["error"]
-            kind = (error.get("data") or {}).get("type", "RuntimeError")
-            raise _ERRORS.get(kind, RuntimeError)(error.get("message", "error"))
+            message = response["error"].get("message", "error")
+            raise classify(message)(message)
         return response.get("result")
 
     def _serve(self, message):
@@ -142,7 +197,7 @@ class Bridge:
                 out["entries"] = dict((k, self.encode(value[k], callbacks)) for k in sorted(value))
             return out
         if isinstance(value, Remote):
-            return {"type": "remote", "remote": {"library": self.normalized, "class": value.class_name,
+            return {"type": "remote", "remote": {"library": self.registered, "class": value.class_name,
                                                  "id": value.id}}
         if callable(value) and callbacks is not None and not isinstance(value, type):
             callback_id = "cb-%d" % self.next_callback
@@ -193,15 +248,23 @@ class Bridge:
 class PluginControl:
     """The parts of the scriptling.plugin control library wrappers use."""
 
-    def __init__(self, bridge):
+    def __init__(self, bridge, version):
         self._bridge = bridge
+        self._version = version
+
+    def _client(self, library):
+        """The plugin a library name reaches (plugin/client.go Manager.Get)."""
+        b = self._bridge
+        if b.registered is None or plugin_library_name(library, self._version) != b.registered:
+            raise Exception("plugin library %s is not loaded" % library)
+        return b
 
     def call_function(self, library, name, *args, **kwargs):
-        b = self._bridge
+        b = self._client(library)
         return b.decode(b.call("function.call", {"name": name}, args, kwargs))
 
     def _new_object(self, library, class_name, *args, **kwargs):
-        b = self._bridge
+        b = self._client(library)
         ref = b.call("object.new", {"class": class_name}, args, kwargs)
         return Remote(library, class_name, ref["id"])
 
@@ -252,35 +315,116 @@ def library_source(handshake):
     return "".join(out)
 
 
-class Host:
-    """One interpreter with one bridge process serving the gossip plugin."""
+class _Package:
+    """A dotted name's parent as an import binds it (scriptling, scriptling.net)."""
 
-    def __init__(self, bridge_path, plugin_path, stderr=None, wrapper=None):
+
+def _is_import(value):
+    return isinstance(value, (types.ModuleType, _Package, BuiltinGossip, PluginControl))
+
+
+class Host:
+    """One interpreter of the Scriptling CLI with one plugin directory holding
+    the gossip plugin (one bridge process).
+
+    version: the host's (major, minor): (0, 20) or (0, 23).
+    disable_libs: the --disable-lib names.  libpath: the --libpath
+    directories (the CLI also searches the script's directory; scripts run
+    here have none)."""
+
+    def __init__(self, bridge_path, plugin_path, stderr=None, wrapper=None,
+                 version=(0, 23), disable_libs=(), libpath=()):
+        self.version = tuple(version)
+        self.libpath = list(libpath)
+        self.warnings = []
         self.bridge = Bridge(bridge_path, plugin_path, stderr=stderr, wrapper=wrapper)
-        self.control = PluginControl(self.bridge)
-        self.package = types.SimpleNamespace(plugin=self.control, net=types.SimpleNamespace())
-        self.module = types.ModuleType(self.bridge.library)
-        self.source = library_source(self.bridge.handshake)
-        self.module.__dict__["__builtins__"] = self._builtins()
-        exec(compile(self.source, "<%s wrapper>" % self.bridge.library, "exec"), self.module.__dict__)
-        self.package.net.gossip = self.module
+        self.control = PluginControl(self.bridge, self.version)
+        self.roots = {}
+        # Registered libraries: name -> module, or a function making it on
+        # first import (script libraries are evaluated lazily).
+        self.libraries = {"scriptling.plugin": self.control}
+        if GOSSIP not in disable_libs:
+            self.libraries[GOSSIP] = BuiltinGossip()
+        name = plugin_library_name(self.bridge.library, self.version)
+        self.status = None
+        if name in self.libraries:
+            # v0.23+: refused and shut down; v0.20.x cannot collide (every
+            # plugin is "plugin.*").
+            self.warnings.append("plugin %s ignored: library name already registered" % plugin_path)
+            self.status = self.bridge.close()
+        else:
+            self.bridge.registered = name
+            self.source = library_source(self.bridge.handshake)
+            self.libraries[name] = lambda: self._script_library(name, self.source,
+                                                                "<%s wrapper>" % name)
 
     def _builtins(self):
         import builtins
         table = dict(vars(builtins))
         real_import = builtins.__import__
-        package = self.package
 
         def scriptling_import(name, globals=None, locals=None, fromlist=(), level=0):
-            if name == "scriptling" or name.startswith("scriptling."):
-                return package
-            return real_import(name, globals, locals, fromlist, level)
+            if (name not in self.libraries and name.split(".")[0] not in ("scriptling", "plugin")
+                    and self._find_file(name) is None):
+                return real_import(name, globals, locals, fromlist, level)   # json, time, ...
+            module = self.import_module(name)
+            if fromlist:
+                return module
+            root = name.split(".")[0]
+            return self.roots[root] if root != name else module
 
         table["__import__"] = scriptling_import
         return table
 
+    def _script_library(self, name, source, filename):
+        env = {"__builtins__": self._builtins(), "__name__": name}
+        exec(compile(source, filename, "exec"), env)
+        exported = types.ModuleType(name)
+        for key, value in env.items():
+            if not key.startswith("__") and not _is_import(value):
+                setattr(exported, key, value)
+        return exported
+
+    def _find_file(self, name):
+        parts = name.split(".")
+        for directory in self.libpath:
+            for path in (os.path.join(directory, *parts) + ".py",
+                         os.path.join(directory, *parts, "__init__.py"),
+                         os.path.join(directory, name + ".py")):
+                if os.path.isfile(path):
+                    return path
+        return None
+
+    def import_module(self, name):
+        """What "import NAME" gives a script of this host."""
+        entry = self.libraries.get(name)
+        if entry is None:
+            path = self._find_file(name)
+            if path is None:
+                raise ImportError("import error: library %s not found" % name)
+            with open(path, encoding="utf-8") as f:
+                source = f.read()
+            entry = lambda: self._script_library(name, source, path)  # noqa: E731
+        if callable(entry) and not _is_import(entry):
+            entry = entry()
+        self.libraries[name] = entry
+        parts = name.split(".")
+        node = self.roots.setdefault(parts[0], _Package()) if len(parts) > 1 else None
+        for part in parts[1:-1]:
+            if not isinstance(getattr(node, part, None), _Package):
+                setattr(node, part, _Package())
+            node = getattr(node, part)
+        if node is not None:
+            setattr(node, parts[-1], entry)
+        return entry
+
+    @property
+    def module(self):
+        """What a script's "import scriptling.net.gossip" reaches."""
+        return self.import_module(GOSSIP)
+
     def run(self, code, env=None):
-        """Runs script code whose "import scriptling.net.gossip" is served by this host."""
+        """Runs script code as this host would."""
         scope = {"__builtins__": self._builtins(), "__name__": "__script__"}
         if env:
             scope.update(env)
@@ -288,4 +432,6 @@ class Host:
         return scope
 
     def close(self):
-        return self.bridge.close()
+        if self.status is None:
+            self.status = self.bridge.close()
+        return self.status

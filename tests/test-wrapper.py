@@ -2,7 +2,12 @@
 # test-wrapper.py: runs the scriptling.net.gossip wrapper source (the code
 # the Scriptling host compiles) under CPython, against the real bridge
 # serving the real gossip.so, and runs the API document's examples with
-# "import scriptling.net.gossip as gossip" served by tests/scriptling_shim.py.
+# "import scriptling.net.gossip as gossip" served by tests/scriptling_shim.py,
+# which models the real host: its built-in Go library of the same name, the
+# plugin names of v0.20.x ("plugin." prefix) and v0.23+ (dotted names kept,
+# shadowing refused), --disable-lib, --libpath and the classification of
+# errors by their text.  Scripts run with the command lines README.md
+# documents; the --libpath library file is plugin/scriptling/net/gossip.py.
 # Several bridge processes form clusters on loopback (port 0).  TAP output.
 #
 # SPDX-License-Identifier: MIT
@@ -22,6 +27,16 @@ import scriptling_shim  # noqa: E402
 BUILD = os.environ.get("G_TEST_BUILDDIR") or os.getcwd()
 BRIDGE = os.path.join(BUILD, "..", "glue", "scriptling-plugin-bridge")
 PLUGIN = os.path.join(BUILD, "..", "plugin", ".libs", "gossip.so")
+# The --libpath directory: it holds scriptling/net/gossip.py.
+LIBPATH = os.path.join(HERE, "..", "plugin")
+GOSSIP = scriptling_shim.GOSSIP
+
+# README.md's command lines: both disable the built-in library; v0.20.x
+# needs the library file on --libpath (the v0.20 line works for both).
+DOCUMENTED = {
+    "v0.20": dict(version=(0, 20), disable_libs=[GOSSIP], libpath=[LIBPATH]),
+    "v0.23": dict(version=(0, 23), disable_libs=[GOSSIP]),
+}
 
 results = []
 
@@ -31,8 +46,10 @@ def test(fn):
     return fn
 
 
-def host():
-    return scriptling_shim.Host(BRIDGE, PLUGIN)
+def host(config="v0.20", **options):
+    """A host started with one of the documented command lines, or with
+    explicit options (version, disable_libs, libpath)."""
+    return scriptling_shim.Host(BRIDGE, PLUGIN, **(options or DOCUMENTED[config]))
 
 
 def unused_address():
@@ -52,9 +69,12 @@ def wait_until(gossip, cond, timeout=15.0):
 
 
 def expect_error(kind, text, fn, *args, **kwargs):
+    """fn raises exactly kind (Exception: what "except RuntimeError" and the
+    typed excepts do not catch) with text in its message."""
     try:
         fn(*args, **kwargs)
-    except kind as e:
+    except Exception as e:
+        assert type(e) is kind, "expected %s, got %s(%r)" % (kind.__name__, type(e).__name__, str(e))
         assert text in str(e), "expected %r in %r" % (text, str(e))
         return str(e)
     raise AssertionError("expected %s(%r)" % (kind.__name__, text))
@@ -116,7 +136,7 @@ cluster.stop()
 
 @test
 def example_basic_cluster():
-    h = host()
+    h = host("v0.23")
     try:
         out, _ = run_script(h, """
 import scriptling.net.gossip as gossip
@@ -176,7 +196,7 @@ for c in (web, worker, hybrid):
 
 @test
 def example_metadata_and_state():
-    h = host()
+    h = host("v0.23")
     try:
         out, scope = run_script(h, """
 import scriptling.net.gossip as gossip
@@ -224,7 +244,7 @@ cluster.stop()
 
 @test
 def example_node_groups():
-    h = host()
+    h = host("v0.23")
     try:
         out, scope = run_script(h, """
 import scriptling.net.gossip as gossip
@@ -276,7 +296,7 @@ cluster.stop()
 
 @test
 def example_encrypted_cluster():
-    h = host()
+    h = host("v0.23")
     try:
         expect_error(ValueError, "encryption_key must be 16, 24 or 32 bytes (got 29)", run_script, h, """
 import scriptling.net.gossip as gossip
@@ -299,7 +319,8 @@ FAST = dict(bind_addr="127.0.0.1:0", health_check_interval="200ms", suspect_time
 
 @test
 def three_processes():
-    hosts = [host() for _ in range(3)]
+    # One cluster of scripts run by both documented hosts.
+    hosts = [host(config) for config in ("v0.20", "v0.23", "v0.20")]
     try:
         g = [h.module for h in hosts]
         c = [g[k].create(**FAST) for k in range(3)]
@@ -312,7 +333,10 @@ def three_processes():
         seen = []
         c[1].handle(128, lambda m: seen.append(m["payload"]))
         c[2].handle_with_reply(129, lambda m: {"from": 2, "echo": m["payload"]})
-        c[2].handle_with_reply(130, lambda m: 1 / 0)
+        # A handler failing with a NameError's text ("name ... is not
+        # defined"): quoted by a runtime error, it must not make that one
+        # a NameError under the host's text rule.
+        c[2].handle_with_reply(130, lambda m: undefined_in_handler)  # noqa: F821
         addr = c[0].local_node()["addr"]
         c[1].join(addr)
         c[2].join([addr])
@@ -351,7 +375,8 @@ def three_processes():
         while t.is_alive():
             g[2].run_events(0.1)
         t.join()
-        assert isinstance(reply_holder[1], RuntimeError) and "handler raised" in str(reply_holder[1]), reply_holder
+        assert type(reply_holder[1]) is Exception, reply_holder
+        assert "handler raised: name 'undefined_in_handler' is not\u00a0defined" in str(reply_holder[1]), reply_holder
         assert any("raised" in (m or "") for _, m in hosts[2].bridge.logs), hosts[2].bridge.logs
         # Node group across processes, and remote metadata changes.
         added_ids = []
@@ -362,7 +387,7 @@ def three_processes():
         wait_until(g[0], lambda: ids[1] in metas and workers.count() == 1)
         workers.close()
         assert workers.count() == 0
-        expect_error(RuntimeError, "node group is closed", workers.send_to_peers, 128, "x")
+        expect_error(Exception, "node group is closed", workers.send_to_peers, 128, "x")
         # Stop from inside a handler: returns, and the node leaves.
         c[1].unhandle(128)
         c[1].handle(128, lambda m: c[1].stop())
@@ -386,7 +411,7 @@ def _catch(fn):
 def _stopped(cluster):
     try:
         cluster.send(128, "probe")
-    except RuntimeError as e:
+    except Exception as e:
         return "cluster is stopped" in str(e)
     return False
 
@@ -423,13 +448,150 @@ def wrapper_behaviour():
         assert order[0][1] == "became_leader" and order[0][2] == c.node_id()
         assert e.get_leader_id() == c.node_id() and e.has_leader()
         e.stop()
-        expect_error(RuntimeError, "election is stopped", e.start)
+        expect_error(Exception, "election is stopped", e.start)
         ticks = []
         c.on_gossip_interval(lambda: ticks.append(1))
         assert isinstance(c.wait_events(0.1), int)
         c.stop()
-        expect_error(RuntimeError, "cluster is stopped", c.send, 128, "x")
+        expect_error(Exception, "cluster is stopped", c.send, 128, "x")
         assert g.run_events(0) == 0
+    finally:
+        h.close()
+
+
+# ---- how a script of the real host reaches this plugin ---------------------------
+
+API_NAMES = ("MSG_USER", "create", "run_events", "Cluster", "NodeGroup", "LeaderElection")
+
+DOCUMENTED_SCRIPT = """
+import scriptling.net.gossip as gossip
+cluster = gossip.create("127.0.0.1:0")
+cluster.start()
+alive = cluster.num_alive()
+cluster.stop()
+"""
+
+
+@test
+def documented_import_reaches_plugin():
+    for config in ("v0.20", "v0.23"):
+        h = host(config)
+        try:
+            assert h.warnings == [], h.warnings
+            _, scope = run_script(h, DOCUMENTED_SCRIPT)
+            assert scope["alive"] == 1, (config, scope["alive"])
+            assert scope["gossip"].MSG_USER == 128
+            # v0.20.x: the plugin is "plugin.scriptling.net.gossip" and the
+            # documented name is the --libpath file; v0.23: the plugin itself.
+            expected = "plugin.scriptling.net.gossip" if config == "v0.20" else GOSSIP
+            assert h.bridge.registered == expected, (config, h.bridge.registered)
+            plugin = h.import_module(expected)
+            for name in API_NAMES:
+                assert getattr(scope["gossip"], name) is getattr(plugin, name), (config, name)
+        finally:
+            assert h.close() == 0
+
+
+@test
+def library_file_reexport():
+    h = host("v0.20")
+    try:
+        lib = h.import_module(GOSSIP)
+        plugin = h.import_module("plugin.scriptling.net.gossip")
+        assert lib is not plugin
+        public = sorted(n for n in vars(lib) if not n.startswith("_"))
+        assert public == sorted(API_NAMES), public
+        assert not hasattr(lib, "_plugin")      # imports are not exported
+        for name in API_NAMES:
+            assert getattr(lib, name) is getattr(plugin, name), name
+        # Classes and errors behave the same through the re-export.
+        c = lib.create("127.0.0.1:0")
+        assert isinstance(c, lib.Cluster)
+        expect_error(TypeError, "handler must be callable, not int", c.handle, 128, 5)
+        c.stop()
+    finally:
+        h.close()
+
+
+@test
+def wrong_library_without_the_documented_flags():
+    # v0.20.x without --disable-lib: the documented name is the built-in Go
+    # library; the plugin is there under "plugin." only.
+    h = host(version=(0, 20), libpath=[LIBPATH])
+    try:
+        assert isinstance(h.module, scriptling_shim.BuiltinGossip)
+        expect_error(Exception, "built-in Go library", run_script, h, DOCUMENTED_SCRIPT)
+        _, scope = run_script(h, DOCUMENTED_SCRIPT.replace("import scriptling.net.gossip",
+                                                           "import plugin.scriptling.net.gossip"))
+        assert scope["alive"] == 1
+    finally:
+        h.close()
+    # v0.20.x with the built-in disabled but no library file: no such library.
+    h = host(version=(0, 20), disable_libs=[GOSSIP])
+    try:
+        expect_error(ImportError, "import error: library scriptling.net.gossip not found",
+                     run_script, h, DOCUMENTED_SCRIPT)
+    finally:
+        h.close()
+    # v0.23 without --disable-lib: the plugin's name is taken, it is refused
+    # and shut down; the library file changes nothing (a registered library
+    # comes first).
+    h = host(version=(0, 23), libpath=[LIBPATH])
+    try:
+        assert h.bridge.registered is None
+        assert any("library name already registered" in w for w in h.warnings), h.warnings
+        assert h.status == 0
+        expect_error(Exception, "built-in Go library", run_script, h, DOCUMENTED_SCRIPT)
+        expect_error(ImportError, "plugin.scriptling.net.gossip", run_script, h,
+                     "import plugin.scriptling.net.gossip")
+    finally:
+        h.close()
+
+
+@test
+def error_classes_as_the_host_gives_them():
+    # The host's rule on a message alone.
+    table = [
+        ("type error: x must be an int", TypeError),
+        ("got a type mismatch", TypeError),
+        ("value error: message type 12 is reserved", ValueError),
+        ("an invalid value", ValueError),
+        ("identifier not found: x", NameError),
+        ("name 'x' is not defined", NameError),
+        ("import error: no module x", ImportError),
+        ("cluster is stopped", Exception),
+        ("Type error: capitalised", Exception),
+        ("send_request failed: no reply", Exception),
+    ]
+    for message, kind in table:
+        assert scriptling_shim.classify(message) is kind, (message, kind)
+    # What a script catches, by the names the host has.
+    h = host("v0.20")
+    try:
+        _, scope = run_script(h, """
+import scriptling.net.gossip as gossip
+caught = []
+c = gossip.create("127.0.0.1:0")
+try:
+    c.send(128, "x", "yes")
+except TypeError as e:
+    caught.append("TypeError")
+try:
+    c.send(12, "x")
+except ValueError as e:
+    caught.append("ValueError")
+c.stop()
+try:
+    try:
+        c.send(128, "x")
+    except RuntimeError:
+        caught.append("RuntimeError")
+except Exception as e:
+    caught.append("Exception")
+    text = str(e)
+""")
+        assert scope["caught"] == ["TypeError", "ValueError", "Exception"], scope["caught"]
+        assert scope["text"] == "cluster is stopped", scope["text"]
     finally:
         h.close()
 
