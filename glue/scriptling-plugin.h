@@ -181,7 +181,8 @@ typedef enum {
 
 /**
  * ScriptlingErrorKind:
- * @SCRIPTLING_ERROR_RUNTIME: any other failure (Python's `RuntimeError`)
+ * @SCRIPTLING_ERROR_RUNTIME: any other failure (Python's `RuntimeError`;
+ *   Scriptling scripts see a plain `Exception`)
  * @SCRIPTLING_ERROR_TYPE: an argument has the wrong type, or the call has
  *   the wrong number or names of arguments (Python's `TypeError`)
  * @SCRIPTLING_ERROR_VALUE: an argument has the right type but an
@@ -189,7 +190,8 @@ typedef enum {
  *
  * The class of an error raised with #ScriptlingHostApi.call_raise.  How the
  * kind reaches scripts is up to the host; the stdio bridge prefixes the
- * message so that Scriptling classifies it (see glue/README.md).
+ * message so that Scriptling, which classifies plugin errors by their text
+ * alone, gives `TypeError` and `ValueError` (see glue/README.md).
  */
 typedef enum {
   SCRIPTLING_ERROR_RUNTIME = 0,

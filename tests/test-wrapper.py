@@ -596,6 +596,27 @@ except Exception as e:
         h.close()
 
 
+@test
+def readme_example():
+    # README.md's example and command lines, as a user types them.
+    with open(os.path.join(HERE, "..", "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    section = readme[readme.index("## The Scriptling plugin"):readme.index("## The CLI agent")]
+    for flags in ("--disable-lib scriptling.net.gossip script.py",
+                  "--disable-lib scriptling.net.gossip \\\n               --libpath /usr/share/scriptling/lib script.py"):
+        assert flags in section, flags
+    code = section[section.index("```python\n") + 10:section.index("```\n", section.index("```python\n"))]
+    code = code.replace('run_events("5s")', 'run_events("0.1s")')
+    for config in ("v0.20", "v0.23"):
+        h = host(config)
+        try:
+            out, _ = run_script(h, code)
+            assert out == "value error: message type 12 is reserved (user types are 128\u201365535)\n" \
+                          "cluster is stopped\n", (config, out)
+        finally:
+            h.close()
+
+
 def main():
     if not os.path.exists(BRIDGE) or not os.path.exists(PLUGIN):
         print("1..0 # SKIP the bridge or the plugin is not built (%s, %s)" % (BRIDGE, PLUGIN))
