@@ -2,7 +2,8 @@
 # demo.sh — a five-node gossip cluster on this machine, step by step: nodes
 # joining, metadata spreading, a broadcast, a tagged message and a request,
 # a node killed with SIGKILL and detected as suspect then dead, a leader
-# election (the leader killed, the survivors electing the next one),
+# election (the leader killed, the survivors electing the next one), a
+# Scriptling script joining with the documented "import scriptling.net.gossip",
 # graceful leaves.
 #
 #   GOSSIP_AGENT=_build/gossip/gossip-agent bash data/demo.sh
@@ -10,6 +11,10 @@
 # The agent is $GOSSIP_AGENT, else the one built next to this script
 # (../gossip/gossip-agent for an in-tree build, ../_build/gossip/gossip-agent
 # for the CI build), else gossip-agent from PATH (installed copy).
+#
+# The script runs under `scriptling` if one is on PATH (Scriptling 0.20.x's
+# command line, which 0.23+ accepts too), else, in a build tree, under
+# tests/scriptling_shim.py, which takes the same options and models that host.
 #
 # Everything runs on 127.0.0.1 with ports picked by the agents (port 0, read
 # back from their startup lines). A trap stops every agent this script
@@ -348,11 +353,66 @@ grep -E " leader-(lost|elected) ($old_leader|$agreed) " "$work/node$observer.log
 echo "node$new_leader: $(grep -m1 " became-leader " "$work/node$new_leader.log")"
 
 # ---------------------------------------------------------------------------
+say "6. A Scriptling script joins with the documented import and broadcasts"
+# The plugin directory Scriptling starts the entry from: the installed one,
+# or, in a build tree, an entry running the built bridge on the built module.
+builddir="$(cd "$(dirname "$agent")/.." && pwd)"
+plugindir=/usr/lib/scriptling/plugins
+libpath=/usr/share/scriptling/lib
+if [ -x "$builddir/glue/scriptling-plugin-bridge" ] && [ -e "$builddir/plugin/.libs/gossip.so" ]; then
+  plugindir="$work/plugins"
+  mkdir -p "$plugindir"
+  printf '#!/bin/sh\nexec %q %q\n' "$builddir/glue/scriptling-plugin-bridge" \
+    "$builddir/plugin/.libs/gossip.so" > "$plugindir/gossip"
+  chmod +x "$plugindir/gossip"
+  libpath="$(cd "$here/../plugin" && pwd)"
+fi
+watchers=("${remaining[@]}")
+cat > "$work/join.py" <<EOF
+import scriptling.net.gossip as gossip
+
+cluster = gossip.create("127.0.0.1:0", tags=["script"])
+cluster.start()
+cluster.join("${addrs[${watchers[0]}]}")
+for attempt in range(100):
+    if cluster.num_alive() > ${#watchers[@]}:
+        break
+    gossip.run_events("0.1s")
+print("script: node " + cluster.node_id() + " sees " + str(cluster.num_alive()) + " alive members")
+cluster.send(200, {"greeting": "hello from a Scriptling script"})
+gossip.run_events("0.5s")
+cluster.leave()
+cluster.stop()
+EOF
+command=(--plugin-dir "$plugindir" --disable-lib scriptling.net.gossip --libpath "$libpath" "$work/join.py")
+if command -v scriptling >/dev/null 2>&1; then
+  runner=(scriptling)
+elif command -v python3 >/dev/null 2>&1 && [ -f "$here/../tests/scriptling_shim.py" ]; then
+  runner=(python3 "$here/../tests/scriptling_shim.py" --host-version 0.20)
+else
+  runner=()
+fi
+echo "\$ scriptling ${command[*]}"
+sed 's/^/    /' "$work/join.py"
+if [ "${#runner[@]}" = 0 ]; then
+  echo "(neither scriptling nor python3 with tests/scriptling_shim.py is available: not run)"
+else
+  [ "${runner[0]}" = scriptling ] ||
+    echo "(no scriptling on PATH: run by tests/scriptling_shim.py, which models Scriptling 0.20.x)"
+  "${runner[@]}" "${command[@]}" || die "the Scriptling script failed"
+  wait_until 30 printed_by 'hello from a Scriptling script' "${watchers[@]}" ||
+    die "the script's broadcast did not reach every agent within 30 s"
+  for i in "${watchers[@]}"; do
+    printf 'node%d: %s\n' "$i" "$(grep -m1 'hello from a Scriptling script' "$work/node$i.log")"
+  done
+fi
+
+# ---------------------------------------------------------------------------
 # The last of the nodes left leaves; the first one (which may be the new
 # leader) watches, and the rest shut down.
 leaver=${remaining[${#remaining[@]} - 1]}
 watcher=${remaining[0]}
-say "6. node$leaver leaves gracefully (SIGTERM); the rest shut down"
+say "7. node$leaver leaves gracefully (SIGTERM); the rest shut down"
 kill -TERM "${pids[leaver]}"
 wait "${pids[leaver]}" || die "node$leaver did not exit cleanly"
 pids[leaver]=""

@@ -98,7 +98,8 @@ class Remote:
 
 class Bridge:
     def __init__(self, bridge_path, plugin_path, stderr=None, wrapper=None):
-        argv = list(wrapper or []) + [bridge_path, plugin_path]
+        # plugin_path None: bridge_path is a plugin directory's entry.
+        argv = list(wrapper or []) + [bridge_path] + ([plugin_path] if plugin_path else [])
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=stderr, bufsize=0)
         self.next_id = 1
@@ -435,3 +436,41 @@ class Host:
         if self.status is None:
             self.status = self.bridge.close()
         return self.status
+
+
+def main(argv):
+    """Runs a script file the way the Scriptling CLI does, with its options:
+
+    scriptling_shim.py [--host-version 0.20|0.23] --plugin-dir DIR
+                       [--disable-lib NAME]... [--libpath DIR]... SCRIPT
+
+    DIR must hold one plugin entry (an executable, as Scriptling starts it);
+    the script's directory comes first on the library path."""
+    import argparse
+    parser = argparse.ArgumentParser(prog="scriptling_shim.py")
+    parser.add_argument("--host-version", default="0.23", choices=("0.20", "0.23"))
+    parser.add_argument("--plugin-dir", required=True)
+    parser.add_argument("--disable-lib", action="append", default=[])
+    parser.add_argument("--libpath", action="append", default=[])
+    parser.add_argument("script")
+    options = parser.parse_args(argv)
+    entries = [os.path.join(options.plugin_dir, n) for n in sorted(os.listdir(options.plugin_dir))]
+    entries = [e for e in entries if not os.path.isdir(e) and os.access(e, os.X_OK)]
+    if len(entries) != 1:
+        parser.error("%s must hold exactly one plugin entry" % options.plugin_dir)
+    with open(options.script, encoding="utf-8") as f:
+        code = f.read()
+    h = Host(entries[0], None, version=tuple(int(x) for x in options.host_version.split(".")),
+             disable_libs=options.disable_lib,
+             libpath=[os.path.dirname(os.path.abspath(options.script))] + options.libpath)
+    for warning in h.warnings:
+        print("warning: " + warning, file=sys.stderr)
+    try:
+        h.run(code)
+    finally:
+        h.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
