@@ -362,7 +362,7 @@ libpath=/usr/share/scriptling/lib
 if [ -x "$builddir/glue/scriptling-plugin-bridge" ] && [ -e "$builddir/plugin/.libs/gossip.so" ]; then
   plugindir="$work/plugins"
   mkdir -p "$plugindir"
-  printf '#!/bin/sh\nexec %q %q\n' "$builddir/glue/scriptling-plugin-bridge" \
+  printf '#!/usr/bin/env bash\nexec %q %q\n' "$builddir/glue/scriptling-plugin-bridge" \
     "$builddir/plugin/.libs/gossip.so" > "$plugindir/gossip"
   chmod +x "$plugindir/gossip"
   libpath="$(cd "$here/../plugin" && pwd)"

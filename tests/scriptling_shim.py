@@ -32,6 +32,7 @@
 #   library that exports the names it defines but not those it imports.
 #
 # Only the standard library is used.
+
 import json
 import os
 import subprocess
