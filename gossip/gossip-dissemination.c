@@ -297,7 +297,7 @@ _gossip_dissemination_handle_gossip (GossipCluster *self,
     {
       guint8 from[GOSSIP_UUID_SIZE];
       memcpy (from, sender, GOSSIP_UUID_SIZE);
-      membership_send_gossip (self, news, ttl - 1, from);
+      membership_send_gossip (self, news, MIN (ttl, GOSSIP_MAX_TTL) - 1, from);
     }
   return;
 

@@ -93,7 +93,7 @@ _gossip_membership_ttl (GossipCluster *self)
   guint a = self->live->len + 1;
   double t = ceil (log2 ((double) a) * self->config->ttl_multiplier) + 2.0;
 
-  return (guint) MAX (1.0, MIN (t, 8.0));
+  return (guint) MAX (1.0, MIN (t, (double) GOSSIP_MAX_TTL));
 }
 
 /* GossipCluster.live is also the probe rotation: the members before

@@ -499,7 +499,7 @@ handle_user (GossipCluster        *self,
     {
       g_autoptr(GBytes) pl = g_bytes_new (p.payload, p.payload_len);
       GossipUserPacket relay = p;
-      relay.ttl = p.ttl - 1;
+      relay.ttl = MIN (p.ttl, GOSSIP_MAX_TTL) - 1;
       spread_user (self, &relay, pl, _gossip_membership_fanout (self), FALSE);
     }
 

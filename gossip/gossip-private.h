@@ -333,6 +333,10 @@ void      _gossip_dissemination_timer_fire (gpointer data);
 
 /* gossip-probe.c */
 #define GOSSIP_MAX_LOCAL_HEALTH 8
+/* Most hops a GOSSIP or broadcast USER packet is sent: the cap of
+ * _gossip_membership_ttl(). A received TTL is clamped to it, so a forged
+ * huge TTL is not relayed further than one of ours would be. */
+#define GOSSIP_MAX_TTL 8
 void      _gossip_probe_free            (gpointer probe);
 void      _gossip_probe_stop            (GossipCluster *self);
 void      _gossip_probe_timer_fire      (gpointer data);
