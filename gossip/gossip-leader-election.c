@@ -18,11 +18,22 @@
  * followed by a new one within leader_timeout + check_interval.
  *
  * Quorum (fixing the original's self-comparison): a leader needs at least
- * max(1, ceil(known × quorum_percentage / 100)) eligible alive nodes, where
- * "known" counts the eligible nodes in alive, suspect or dead state that
- * have not announced a graceful leave. With a quorum above 50%, the minority
- * side of a partition can never elect or keep a leader; once views converge
- * at most one leader remains (ties resolve by term, then lowest id).
+ * max(1, ceil(eligible × quorum_percentage / 100)) eligible alive nodes.
+ * "Eligible" is a set each node remembers (see Eligible below), not the
+ * member table: a member joins it when it is seen alive or suspect and
+ * matching the criteria, and stays in it after it dies and after its record
+ * is reaped (node_retention_time); it leaves the set only by a graceful
+ * leave, by no longer matching the criteria, or by
+ * gossip_leader_election_forget(). With a quorum above 50%, the minority
+ * side of a partition can never elect or keep a leader, however long the
+ * partition lasts; once views converge at most one leader remains (ties
+ * resolve by term, then lowest id).
+ *
+ * Terms are fenced: a heartbeat whose term is more than
+ * GOSSIP_ELECTION_MAX_TERM_JUMP above the highest term this node knows is
+ * refused (and counted), and terms saturate at G_MAXINT64 instead of
+ * wrapping, so no single heartbeat can push the cluster to the end of the
+ * term space, and at the end the lowest id still wins ties.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -44,9 +55,32 @@
  * A #GossipLeaderElection elects one leader among the alive nodes of a
  * cluster (optionally only those whose metadata matches criteria). The
  * lowest eligible node id leads while it sends heartbeats and a quorum of
- * the known eligible nodes is alive; a healthy leader is kept when nodes
- * join. Signals tell when the local node becomes or stops being the leader
- * and when another node is elected.
+ * the eligible nodes is alive; a healthy leader is kept when nodes join.
+ * Signals tell when the local node becomes or stops being the leader and
+ * when another node is elected.
+ *
+ * The quorum is max(1, ceil(eligible × quorum_percentage / 100)) alive
+ * members of the eligible set. That set is every member the election has
+ * seen alive (or suspect) while it matched the criteria; it does not
+ * shrink when a member crashes, nor when its record is reaped after
+ * node_retention_time, so the minority side of a partition never leads
+ * however long the partition lasts. A member leaves the set when it leaves
+ * the cluster gracefully (gossip_cluster_leave()), when its metadata stops
+ * matching the criteria, when another eligible member is seen at its
+ * address (it restarted under a new id), or when
+ * gossip_leader_election_forget() removes it: call that on every node for
+ * a member that crashed and will never come back, otherwise the smaller
+ * cluster may never reach the quorum again. Dead members that this node
+ * never saw alive (records learned from peers, for instance after this
+ * node restarted) count only while their records last. The set holds at
+ * most %GOSSIP_ELECTION_MAX_ELIGIBLE members.
+ *
+ * Terms grow by one with every election won and saturate at %G_MAXINT64.
+ * A heartbeat whose term is more than %GOSSIP_ELECTION_MAX_TERM_JUMP above
+ * the highest term the node knows is refused and counted (it raises the
+ * term known by that bound, so that a node left behind catches up with
+ * the next leader's heartbeats); gossip_leader_election_get_stats() reports
+ * the set's size, the quorum and the counters.
  */
 
 /**
@@ -81,11 +115,18 @@ struct _GossipLeaderElection
   gboolean       started;
   gboolean       stopped;
 
+  GHashTable    *eligible;           /* id -> Eligible: the quorum's denominator */
+  GHashTable    *eligible_at;        /* address -> id of the counted entry there */
+  guint          eligible_counted;   /* entries that count (not departed) */
+  guint          eligible_max;
+  guint          eligible_left_out;  /* at the last check, the set being full */
+  guint64        terms_refused;
+
   /* engine thread only */
   guint          timer;
   gint64         listen_until;
   gboolean       quorum_lost;        /* the last check found no quorum */
-  GHashTable    *departed;           /* ids seen leaving */
+  guint          generation;         /* of the last pass over the member table */
   gulong         state_handler;
   gboolean       handler_registered;
 };
@@ -116,6 +157,204 @@ eligible_meta (GossipLeaderElection *self,
   return self->criteria == NULL || gossip_criteria_match (self->criteria, node);
 }
 
+/* The eligible set. A member enters it as SEEN when this node sees it alive
+ * or suspect while it matches the criteria, and stays in it, dead or
+ * reaped: only then does a partition's minority keep counting the nodes on
+ * the other side once their records are gone. A dead member never seen
+ * alive here (a record learned from a peer, say after this node
+ * restarted) counts as HEARSAY while its record is in the member table.
+ * A member that leaves gracefully, is forgotten, or whose address is taken
+ * by another eligible node (a restart under a new id: two processes cannot
+ * hold one address) is DEPARTED, which does not count and keeps a dead
+ * record from bringing it back as hearsay; departed entries are dropped
+ * with the record, so they are bounded by the member table. */
+typedef enum {
+  ELIGIBLE_SEEN,
+  ELIGIBLE_HEARSAY,
+  ELIGIBLE_DEPARTED,
+} EligibleKind;
+
+typedef struct {
+  EligibleKind kind;
+  char        *address;
+  guint        generation;   /* the last pass that found its record */
+} Eligible;
+
+static void
+eligible_free (Eligible *e)
+{
+  g_free (e->address);
+  g_free (e);
+}
+
+/* Stops counting @id (@e: its entry, or NULL for none yet), keeping a
+ * departed mark while it has a record. */
+static void
+eligible_depart_locked (GossipLeaderElection *self,
+                        const char           *id,
+                        Eligible             *e)
+{
+  if (e == NULL)
+    {
+      e = g_new0 (Eligible, 1);
+      e->kind = ELIGIBLE_DEPARTED;
+      e->generation = self->generation;
+      g_hash_table_insert (self->eligible, g_strdup (id), e);
+      return;
+    }
+  if (e->kind == ELIGIBLE_DEPARTED)
+    return;
+  if (e->address != NULL && g_strcmp0 (g_hash_table_lookup (self->eligible_at, e->address), id) == 0)
+    g_hash_table_remove (self->eligible_at, e->address);
+  e->kind = ELIGIBLE_DEPARTED;
+  self->eligible_counted--;
+}
+
+static void
+eligible_drop_locked (GossipLeaderElection *self,
+                      const char           *id,
+                      Eligible             *e)
+{
+  eligible_depart_locked (self, id, e);
+  g_hash_table_remove (self->eligible, id);
+}
+
+/* Makes @node (eligible, alive or suspect: @kind SEEN; dead: HEARSAY)
+ * count, unless the set is full. An entry with @node's address held by a
+ * node no longer alive or suspect is superseded. */
+static void
+eligible_admit_locked (GossipLeaderElection *self,
+                       GossipNode           *node,
+                       Eligible             *e,
+                       EligibleKind          kind)
+{
+  const char *id = gossip_node_get_id (node);
+  const char *address = gossip_node_get_address (node);
+  const char *holder;
+
+  if (e != NULL && e->kind != ELIGIBLE_DEPARTED)
+    {
+      /* Counted already: SEEN stays SEEN, HEARSAY becomes SEEN once alive. */
+      if (kind == ELIGIBLE_SEEN)
+        e->kind = ELIGIBLE_SEEN;
+    }
+  else if (self->eligible_counted >= self->eligible_max)
+    {
+      self->eligible_left_out++;
+      return;
+    }
+  else
+    {
+      if (e == NULL)
+        {
+          e = g_new0 (Eligible, 1);
+          g_hash_table_insert (self->eligible, g_strdup (id), e);
+        }
+      e->kind = kind;
+      e->generation = self->generation;
+      self->eligible_counted++;
+    }
+
+  if (g_strcmp0 (e->address, address) != 0)
+    {
+      if (e->address != NULL && g_strcmp0 (g_hash_table_lookup (self->eligible_at, e->address), id) == 0)
+        g_hash_table_remove (self->eligible_at, e->address);
+      g_free (e->address);
+      e->address = g_strdup (address);
+    }
+  if (address == NULL || *address == '\0')
+    return;
+  holder = g_hash_table_lookup (self->eligible_at, address);
+  if (holder != NULL && !g_str_equal (holder, id))
+    {
+      g_autoptr(GossipNode) other = gossip_cluster_get_node (self->cluster, holder);
+      GossipNodeState s = other != NULL ? gossip_node_get_state (other) : GOSSIP_NODE_DEAD;
+      gboolean holder_live = s == GOSSIP_NODE_ALIVE || s == GOSSIP_NODE_SUSPECT;
+
+      if (kind == ELIGIBLE_SEEN && !holder_live)
+        {
+          g_debug ("election: %s took the address %s of %s, which no longer counts", id, address, holder);
+          eligible_depart_locked (self, holder, g_hash_table_lookup (self->eligible, holder));
+        }
+      else
+        {
+          /* A dead record at a live node's address: an earlier life. */
+          if (kind == ELIGIBLE_HEARSAY && holder_live)
+            eligible_depart_locked (self, id, e);
+          /* Otherwise both may be live (for now), or both are dead. */
+          return;
+        }
+    }
+  g_hash_table_insert (self->eligible_at, g_strdup (address), g_strdup (id));
+}
+
+/* One pass over the member table (engine thread, each check): admits the
+ * eligible members, marks the leaves, drops what is no longer eligible and
+ * what only counted while its record existed. */
+static void
+learn_eligible_locked (GossipLeaderElection *self,
+                       GPtrArray            *nodes)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  self->generation++;
+  self->eligible_left_out = 0;
+  for (guint i = 0; i < nodes->len; i++)
+    {
+      GossipNode *n = nodes->pdata[i];
+      const char *id = gossip_node_get_id (n);
+      Eligible *e = g_hash_table_lookup (self->eligible, id);
+
+      if (e != NULL)
+        e->generation = self->generation;
+      if (!eligible_meta (self, n))
+        {
+          /* Its own metadata says it is no candidate any more. */
+          if (e != NULL)
+            eligible_drop_locked (self, id, e);
+          continue;
+        }
+      switch (gossip_node_get_state (n))
+        {
+        case GOSSIP_NODE_ALIVE:
+          eligible_admit_locked (self, n, e, ELIGIBLE_SEEN);
+          break;
+        case GOSSIP_NODE_SUSPECT:
+          if (e == NULL || e->kind != ELIGIBLE_DEPARTED)
+            eligible_admit_locked (self, n, e, ELIGIBLE_SEEN);
+          break;
+        case GOSSIP_NODE_DEAD:
+          if (e == NULL)
+            eligible_admit_locked (self, n, e, ELIGIBLE_HEARSAY);
+          break;
+        case GOSSIP_NODE_LEAVING:
+        default:
+          eligible_depart_locked (self, id, e);
+          break;
+        }
+    }
+
+  g_hash_table_iter_init (&iter, self->eligible);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      Eligible *e = value;
+
+      if (e->generation == self->generation || e->kind == ELIGIBLE_SEEN)
+        continue;
+      eligible_depart_locked (self, key, e);
+      g_hash_table_iter_remove (&iter);
+    }
+}
+
+static gboolean
+counts_locked (GossipLeaderElection *self,
+               const char           *id)
+{
+  Eligible *e = g_hash_table_lookup (self->eligible, id);
+  return e != NULL && e->kind != ELIGIBLE_DEPARTED;
+}
+
 typedef struct {
   guint  known;
   guint  alive;
@@ -123,58 +362,67 @@ typedef struct {
   gboolean local_eligible;
 } View;
 
-/* @silent (nullable): a node whose heartbeats timed out, no candidate. */
+/* @silent (nullable): a node whose heartbeats timed out, no candidate.
+ * @learn: update the eligible set first (engine thread only). */
 static void
 compute_view (GossipLeaderElection *self,
               const char           *silent,
+              gboolean              learn,
               View                 *v)
 {
   g_autoptr(GPtrArray) nodes = gossip_cluster_get_nodes (self->cluster);
 
   memset (v, 0, sizeof *v);
+  g_mutex_lock (&self->lock);
+  if (learn)
+    learn_eligible_locked (self, nodes);
+  v->known = self->eligible_counted;
   for (guint i = 0; i < nodes->len; i++)
     {
       GossipNode *n = nodes->pdata[i];
-      GossipNodeState s = gossip_node_get_state (n);
       const char *id = gossip_node_get_id (n);
 
-      if (!eligible_meta (self, n))
+      if (gossip_node_get_state (n) != GOSSIP_NODE_ALIVE || !eligible_meta (self, n))
         continue;
       if (gossip_node_is_local (n))
-        v->local_eligible = s == GOSSIP_NODE_ALIVE;
-      if (s == GOSSIP_NODE_LEAVING || g_hash_table_contains (self->departed, id))
+        v->local_eligible = TRUE;
+      if (!counts_locked (self, id))
         continue;
-      v->known++;
-      if (s == GOSSIP_NODE_ALIVE)
+      v->alive++;
+      if (g_strcmp0 (id, silent) == 0)
+        continue;
+      if (v->lowest == NULL || strcmp (id, v->lowest) < 0)
         {
-          v->alive++;
-          if (g_strcmp0 (id, silent) == 0)
-            continue;
-          if (v->lowest == NULL || strcmp (id, v->lowest) < 0)
-            {
-              g_free (v->lowest);
-              v->lowest = g_strdup (id);
-            }
+          g_free (v->lowest);
+          v->lowest = g_strdup (id);
         }
     }
+  g_mutex_unlock (&self->lock);
+}
+
+static guint
+quorum_required (GossipLeaderElection *self,
+                 guint                 known)
+{
+  return (guint) MAX (1.0, ceil ((double) known * self->quorum_percentage / 100.0));
 }
 
 static gboolean
 quorum_ok (GossipLeaderElection *self,
            const View           *v)
 {
-  guint required = (guint) MAX (1.0, ceil ((double) v->known * self->quorum_percentage / 100.0));
-  return v->alive >= required;
+  return v->alive >= quorum_required (self, v->known);
 }
 
+/* A node we can follow: alive, eligible and counted. */
 static gboolean
-leader_usable (GossipLeaderElection *self,
-               const char           *leader_id)
+leader_usable_locked (GossipLeaderElection *self,
+                      const char           *leader_id)
 {
   g_autoptr(GossipNode) node = gossip_cluster_get_node (self->cluster, leader_id);
 
   return node != NULL && gossip_node_get_state (node) == GOSSIP_NODE_ALIVE &&
-         eligible_meta (self, node);
+         eligible_meta (self, node) && counts_locked (self, leader_id);
 }
 
 /* §21.5: has-leader flag, quorum, fresh heartbeat, leader alive and eligible. */
@@ -184,7 +432,7 @@ valid_leader_locked (GossipLeaderElection *self,
 {
   return self->has_leader && quorum_ok (self, v) &&
          now (self) - self->last_heartbeat <= self->leader_timeout &&
-         leader_usable (self, self->leader_id);
+         leader_usable_locked (self, self->leader_id);
 }
 
 typedef struct {
@@ -300,7 +548,7 @@ check (GossipLeaderElection *self)
   if (self->heard_id != NULL && now (self) - self->heard_time <= self->leader_timeout)
     heard = g_strdup (self->heard_id);
   g_mutex_unlock (&self->lock);
-  compute_view (self, silent, &v);
+  compute_view (self, silent, TRUE, &v);
 
   g_mutex_lock (&self->lock);
   if (self->stopped)
@@ -346,7 +594,7 @@ check (GossipLeaderElection *self)
        * that dropped out of alive for a moment, say) is usable again:
        * the incumbent is kept rather than replaced by a lower id. */
       candidate = v.lowest;
-      if (heard != NULL && !g_str_equal (heard, local) && leader_usable (self, heard))
+      if (heard != NULL && !g_str_equal (heard, local) && leader_usable_locked (self, heard))
         candidate = heard;
       self->quorum_lost = FALSE;
       if (self->has_leader && !g_str_equal (self->leader_id, candidate))
@@ -355,7 +603,10 @@ check (GossipLeaderElection *self)
         {
           if (!self->is_leader)
             {
-              self->term++;
+              /* Saturates: at the end of the term space the lowest id
+               * still wins the ties (see on_heartbeat). */
+              if (self->term < G_MAXINT64)
+                self->term++;
               new_term = TRUE;
             }
           self->leader_term = self->term;
@@ -412,15 +663,32 @@ on_heartbeat (GossipCluster *cluster,
       !g_variant_lookup (payload, "term", "x", &term) || !g_variant_lookup (payload, "ts", "x", &ts) ||
       term < 0)
     return;
-  /* Only from a known, alive and eligible node: a leader we could not
-   * keep anyway (§21.5) would be accepted and lost on every check. */
-  if (!leader_usable (self, sid))
-    return;
 
   g_mutex_lock (&self->lock);
-  if (self->stopped || !self->started)
+  /* Only from a counted, alive and eligible node: a leader we could not
+   * keep anyway (§21.5) would be accepted and lost on every check. */
+  if (self->stopped || !self->started || !leader_usable_locked (self, sid))
     {
       g_mutex_unlock (&self->lock);
+      return;
+    }
+  /* Both terms are at most G_MAXINT64: the sum cannot overflow. */
+  if ((guint64) term > self->term + GOSSIP_ELECTION_MAX_TERM_JUMP)
+    {
+      /* No election raises the term by that much (one per election won):
+       * a forged or corrupt term, which would take the leadership and
+       * bring every later term to the end of the term space. Refused;
+       * but the term known moves up by the bound, so that a node left
+       * behind by a jump the others took (one forged heartbeat within the
+       * bound that only some received) follows their next leader from its
+       * next heartbeat on, instead of never again. */
+      guint64 known = self->term;
+
+      self->term += GOSSIP_ELECTION_MAX_TERM_JUMP;
+      self->terms_refused++;
+      g_mutex_unlock (&self->lock);
+      g_debug ("election: heartbeat from %s refused: term %" G_GINT64_FORMAT " is more than %" G_GUINT64_FORMAT
+               " above %" G_GUINT64_FORMAT, sid, term, (guint64) GOSSIP_ELECTION_MAX_TERM_JUMP, known);
       return;
     }
   if (!self->has_leader || g_strcmp0 (sid, self->leader_id) == 0)
@@ -464,12 +732,11 @@ on_state_changed (GossipCluster *cluster,
   g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_free);
   const char *id = gossip_node_get_id (node);
 
-  if (new_state == GOSSIP_NODE_LEAVING)
-    g_hash_table_add (self->departed, g_strdup (id));
-  else if (new_state == GOSSIP_NODE_ALIVE)
-    g_hash_table_remove (self->departed, id);
-
   g_mutex_lock (&self->lock);
+  if (new_state == GOSSIP_NODE_LEAVING)
+    /* At once: with a check_interval above leaving_node_timeout the next
+     * check could find it dead only, which does not end its count. */
+    eligible_depart_locked (self, id, g_hash_table_lookup (self->eligible, id));
   if (!self->stopped && self->started && self->has_leader &&
       g_strcmp0 (self->leader_id, id) == 0 && new_state != GOSSIP_NODE_ALIVE)
     set_leader_locked (self, NULL, events);
@@ -497,7 +764,8 @@ gossip_leader_election_finalize (GObject *object)
 
   g_clear_object (&self->cluster);
   g_clear_pointer (&self->criteria, g_hash_table_unref);
-  g_clear_pointer (&self->departed, g_hash_table_unref);
+  g_clear_pointer (&self->eligible, g_hash_table_unref);
+  g_clear_pointer (&self->eligible_at, g_hash_table_unref);
   g_free (self->leader_id);
   g_free (self->heard_id);
   g_mutex_clear (&self->lock);
@@ -555,7 +823,9 @@ static void
 gossip_leader_election_init (GossipLeaderElection *self)
 {
   g_mutex_init (&self->lock);
-  self->departed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->eligible = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) eligible_free);
+  self->eligible_at = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->eligible_max = GOSSIP_ELECTION_MAX_ELIGIBLE;
 }
 
 static void
@@ -665,6 +935,24 @@ gossip_leader_election_new (GossipCluster *cluster,
   return self;
 }
 
+void
+_gossip_leader_election_set_max_eligible (GossipLeaderElection *election,
+                                          guint                 max)
+{
+  g_return_if_fail (GOSSIP_IS_LEADER_ELECTION (election) && !election->started);
+  election->eligible_max = max;
+}
+
+void
+_gossip_leader_election_set_term (GossipLeaderElection *election,
+                                  guint64               term)
+{
+  g_return_if_fail (GOSSIP_IS_LEADER_ELECTION (election) && term <= G_MAXINT64);
+  g_mutex_lock (&election->lock);
+  election->term = term;
+  g_mutex_unlock (&election->lock);
+}
+
 static gboolean
 engine_start (gpointer data)
 {
@@ -673,7 +961,7 @@ engine_start (gpointer data)
 
   self->state_handler = g_signal_connect (self->cluster, "node-state-changed",
                                           G_CALLBACK (on_state_changed), self);
-  compute_view (self, NULL, &v);
+  compute_view (self, NULL, TRUE, &v);
   /* Beside other eligible nodes, listen for an incumbent's heartbeat first. */
   self->listen_until = v.alive > 1 ? now (self) + self->leader_timeout : 0;
   g_free (v.lowest);
@@ -817,7 +1105,7 @@ gossip_leader_election_has_leader (GossipLeaderElection *election)
   gboolean r;
 
   g_return_val_if_fail (GOSSIP_IS_LEADER_ELECTION (election), FALSE);
-  compute_view (election, NULL, &v);
+  compute_view (election, NULL, FALSE, &v);
   g_mutex_lock (&election->lock);
   r = !election->stopped && valid_leader_locked (election, &v);
   g_mutex_unlock (&election->lock);
@@ -853,7 +1141,8 @@ gossip_leader_election_get_leader_id (GossipLeaderElection *election)
  * gossip_leader_election_get_term:
  * @election: a #GossipLeaderElection
  *
- * Gets the current election term, which grows with every new leader.
+ * Gets the highest election term this node knows, which grows with every
+ * new leader (and saturates at %G_MAXINT64).
  *
  * Returns: the current term
  */
@@ -867,6 +1156,91 @@ gossip_leader_election_get_term (GossipLeaderElection *election)
   t = election->term;
   g_mutex_unlock (&election->lock);
   return t;
+}
+
+/**
+ * gossip_leader_election_forget:
+ * @election: a #GossipLeaderElection
+ * @node_id: the id of a member that will never come back
+ * @error: return location for a #GError
+ *
+ * Removes a member from the eligible set, the quorum's denominator. The set
+ * keeps every eligible member this node has seen, after it crashed and
+ * after its record was reaped (node_retention_time): otherwise the minority
+ * side of a long partition would regain a quorum. Members that leave
+ * gracefully go out of it by themselves; call this for one that crashed
+ * and will not return (a host decommissioned, say), on every node, so that
+ * a smaller cluster can elect again. The member counts again if it is
+ * seen alive later.
+ *
+ * Forgetting a member that is merely on the other side of a partition
+ * shrinks the denominator on this side only, and can let both sides lead.
+ *
+ * Returns: %TRUE, or %FALSE with %GOSSIP_CLUSTER_ERROR_NODE_NOT_FOUND when
+ *   @node_id is not in the eligible set, or
+ *   %GOSSIP_CLUSTER_ERROR_INVALID_ARGUMENT when it is alive or suspect
+ */
+gboolean
+gossip_leader_election_forget (GossipLeaderElection *election,
+                               const char           *node_id,
+                               GError              **error)
+{
+  g_autoptr(GossipNode) node = NULL;
+  GossipNodeState state;
+  Eligible *e;
+
+  g_return_val_if_fail (GOSSIP_IS_LEADER_ELECTION (election), FALSE);
+  g_return_val_if_fail (node_id != NULL, FALSE);
+
+  node = gossip_cluster_get_node (election->cluster, node_id);
+  state = node != NULL ? gossip_node_get_state (node) : GOSSIP_NODE_DEAD;
+  g_mutex_lock (&election->lock);
+  e = g_hash_table_lookup (election->eligible, node_id);
+  if (e == NULL || e->kind == ELIGIBLE_DEPARTED)
+    {
+      g_mutex_unlock (&election->lock);
+      g_set_error (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_NODE_NOT_FOUND,
+                   _("node %s is not in the eligible set"), node_id);
+      return FALSE;
+    }
+  if (state == GOSSIP_NODE_ALIVE || state == GOSSIP_NODE_SUSPECT)
+    {
+      g_mutex_unlock (&election->lock);
+      g_set_error (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_INVALID_ARGUMENT,
+                   _("node %s is %s: only a member that is gone can be forgotten"), node_id,
+                   gossip_node_state_to_string (state));
+      return FALSE;
+    }
+  /* A record still in the table keeps the mark, so that it does not come
+   * back as hearsay; without one the entry goes at once. */
+  if (node != NULL)
+    eligible_depart_locked (election, node_id, e);
+  else
+    eligible_drop_locked (election, node_id, e);
+  g_mutex_unlock (&election->lock);
+  return TRUE;
+}
+
+/**
+ * gossip_leader_election_get_stats:
+ * @election: a #GossipLeaderElection
+ * @stats: (out caller-allocates): where to store the figures
+ *
+ * Copies the election's counters and the size of its eligible set.
+ */
+void
+gossip_leader_election_get_stats (GossipLeaderElection      *election,
+                                  GossipLeaderElectionStats *stats)
+{
+  g_return_if_fail (GOSSIP_IS_LEADER_ELECTION (election));
+  g_return_if_fail (stats != NULL);
+
+  g_mutex_lock (&election->lock);
+  stats->eligible = election->eligible_counted;
+  stats->quorum = quorum_required (election, election->eligible_counted);
+  stats->eligible_left_out = election->eligible_left_out;
+  stats->terms_refused = election->terms_refused;
+  g_mutex_unlock (&election->lock);
 }
 
 /**

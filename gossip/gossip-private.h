@@ -12,6 +12,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "gossip-cluster.h"
+#include "gossip-leader-election.h"
 #include "gossip-config-private.h"
 #include "gossip-frame-private.h"
 #include "gossip-uuid-private.h"
@@ -375,5 +376,10 @@ gboolean  _gossip_cluster_unhandle_internal (GossipCluster *self, guint type);
 gboolean  _gossip_cluster_send_internal (GossipCluster *self, const char *node_id_or_null, guint type,
                                          GVariant *payload, GossipSendFlags flags, GError **error);
 GossipClock *_gossip_cluster_get_clock  (GossipCluster *self);
+
+/* Tests: a smaller cap than GOSSIP_ELECTION_MAX_ELIGIBLE (before start);
+ * a term known, as if heard (the end of the term space is out of reach). */
+void      _gossip_leader_election_set_max_eligible (GossipLeaderElection *election, guint max);
+void      _gossip_leader_election_set_term         (GossipLeaderElection *election, guint64 term);
 
 G_END_DECLS

@@ -512,7 +512,7 @@ test_help_version (void)
 {
   static const char * const commands[] = {
     "agent", "members", "monitor", "send", "request", "leave", "set-meta", "delete-meta", "leader",
-    NULL
+    "forget", NULL
   };
   g_autofree char *out = NULL;
   g_autofree char *expected = g_strdup_printf ("gossip-agent (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
@@ -620,6 +620,8 @@ test_bad_usage (void)
     { "set-meta", "key" },
     { "delete-meta" },
     { "leader", "extra" },
+    { "forget" },
+    { "forget", "id", "extra" },
     { "monitor", "--rpc-addr", "nowhere" },
   };
 
@@ -789,7 +791,12 @@ test_converge (Cluster      *cl,
   g_assert_cmpstr (table, ==, "none\n");
   g_clear_pointer (&table, g_free);
   g_assert_cmpint (RUN (&table, NULL, "leader", "--rpc-addr", cl->a->rpc, "--json"), ==, 0);
-  g_assert_cmpstr (table, ==, "{\"enabled\":false,\"leader\":null,\"is_leader\":false,\"term\":0}\n");
+  g_assert_cmpstr (table, ==, "{\"enabled\":false,\"leader\":null,\"is_leader\":false,\"term\":0,"
+                             "\"eligible\":0,\"quorum\":0}\n");
+  g_clear_pointer (&table, g_free);
+  /* Nothing to forget without one. */
+  g_assert_cmpint (RUN (NULL, &table, "forget", "--rpc-addr", cl->a->rpc, cl->b->id), ==, 1);
+  g_assert_nonnull (strstr (table, "no election"));
 }
 
 static void
@@ -967,7 +974,7 @@ agent_leader (Agent       *agent,
   g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
   g_assert_no_error (error);
   object = json_node_get_object (json_parser_get_root (parser));
-  g_assert_cmpuint (json_object_get_size (object), ==, 4);
+  g_assert_cmpuint (json_object_get_size (object), ==, 6);
   state->enabled = json_object_get_boolean_member (object, "enabled");
   leader = json_object_get_member (object, "leader");
   g_assert_nonnull (leader);
@@ -1020,6 +1027,19 @@ lowest_id (Agent **agents,
     if (agents[i] != NULL && (lowest == NULL || strcmp (agents[i]->id, lowest->id) < 0))
       lowest = agents[i];
   return lowest;
+}
+
+typedef struct {
+  Agent      *agent;
+  const char *id;
+} Forget;
+
+/* `forget` succeeds (it fails while the member is still suspect). */
+static gboolean
+forgets (gpointer data)
+{
+  Forget *f = data;
+  return RUN (NULL, NULL, "forget", "--rpc-addr", f->agent->rpc, f->id) == 0;
 }
 
 static void
@@ -1088,6 +1108,23 @@ test_election (void)
   g_assert_cmpint (agent_wait (next), ==, 0);
   g_assert_true (agent_printed (next, (const char * const []) { "stepped-down", next->id, NULL }));
   g_assert_true (WAIT_PRINTED (last, "leader-lost", next->id));
+
+  /* The last node: 1 alive of 2 eligible (the killed leader still counts,
+   * the one that left does not), no leader, until the killed one is
+   * forgotten, once it is dead; an id it never knew is refused. */
+  {
+    LeaderState state = { 0 };
+
+    agent_leader (last, &state);
+    g_assert_null (state.leader);
+    leader_state_clear (&state);
+  }
+  g_assert_cmpint (RUN (NULL, &out, "forget", "--rpc-addr", last->rpc, "00000000-0000-7000-8000-000000000001"),
+                   ==, 1);
+  g_assert_nonnull (strstr (out, "not in the eligible set"));
+  g_clear_pointer (&out, g_free);
+  g_assert_true (wait_for (forgets, &(Forget) { last, leader->id }));
+  g_assert_true (wait_for (all_agree_on_leader, &(LeaderWait) { &last, 1, last->id, 0 }));
 
   for (guint i = 0; i < 3; i++)
     agent_free (all[i]);

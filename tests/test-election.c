@@ -307,13 +307,28 @@ static gboolean no_leader (gpointer data)
          !gossip_leader_election_is_leader (((NoLeader *) data)->e);
 }
 
-/* 3 nodes, two crash: with quorum 60 the survivor (1 of 3 known) must not lead. */
+typedef struct { GossipCluster *observer; const char *id; } Gone;
+static gboolean is_gone (gpointer data)
+{
+  Gone *g = data;
+  g_autoptr(GossipNode) n = gossip_cluster_get_node (g->observer, g->id);
+  return n == NULL || gossip_node_get_state (n) == GOSSIP_NODE_DEAD;
+}
+
+static gboolean leads (gpointer data)
+{
+  return gossip_leader_election_is_leader (data);
+}
+
+/* 3 nodes, two crash: with quorum 60 the survivor (1 of 3 known) must not
+ * lead, until both are forgotten. */
 static void
 test_election_quorum_loss (void)
 {
   Cluster *c = cluster_new (3);
   g_autoptr(GError) error = NULL;
   GossipLeaderElection *e[3];
+  g_auto(GStrv) ids = g_new0 (char *, 4);
   NoLeader nl;
 
   for (guint i = 0; i < 3; i++)
@@ -321,6 +336,8 @@ test_election_quorum_loss (void)
       e[i] = gossip_leader_election_new (c->nodes[i], 100000, 400000, 65, 60, NULL, &error);
       g_assert_true (gossip_leader_election_start (e[i], &error));
     }
+  for (guint i = 0; i < 3; i++)
+    ids[i] = g_strdup (gossip_cluster_get_node_id (c->nodes[i]));
   for (guint i = 1; i < 3; i++)
     {
       gossip_leader_election_stop (e[i]);
@@ -338,6 +355,17 @@ test_election_quorum_loss (void)
   /* Still none a while later (quorum cannot come back). */
   g_usleep (500000);
   g_assert_true (no_leader (&nl));
+
+  /* Once the survivor holds them dead, the operator forgets the two for
+   * good: 1 of 1, it leads. */
+  for (guint i = 0; i < 2; i++)
+    {
+      Gone gone = { c->nodes[0], ids[i + 1] };
+      g_assert_true (wait_for (is_gone, &gone, WAIT_S));
+      g_assert_true (gossip_leader_election_forget (e[0], ids[i + 1], &error));
+      g_assert_no_error (error);
+    }
+  g_assert_true (wait_for (leads, e[0], WAIT_S));
   gossip_leader_election_stop (e[0]);
   g_object_unref (e[0]);
   cluster_free (c);

@@ -852,6 +852,433 @@ test_graceful_leave_keeps_quorum (void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* 4b. The eligible set outlives the member table                           */
+/* ------------------------------------------------------------------------ */
+
+static void
+get_stats (World *w, guint i, GossipLeaderElectionStats *st)
+{
+  gossip_leader_election_get_stats (w->e[i], st);
+}
+
+static void
+assert_eligible (World *w, guint i, guint eligible, guint quorum)
+{
+  GossipLeaderElectionStats st;
+
+  get_stats (w, i, &st);
+  if (st.eligible != eligible || st.quorum != quorum)
+    dump_world (w, "unexpected eligible set");
+  g_assert_cmpuint (st.eligible, ==, eligible);
+  g_assert_cmpuint (st.quorum, ==, quorum);
+}
+
+typedef struct {
+  guint   minority;          /* mask */
+  gint    incumbent;
+  gint    successor;         /* the majority's leader once settled */
+  gint64  t_part;
+  guint   max_leaders;
+} LongSplit;
+
+/* At most one node says it leads, at every instant; from
+ * leader_timeout + check_interval after the split on, no minority node
+ * leads or follows anyone; from twice that on, the majority agrees on its
+ * leader. */
+static gboolean
+check_long_split (World *w, GString *why, gpointer data)
+{
+  LongSplit *ls = data;
+  gint64 since = sim_now (w->sim) - ls->t_part;
+  Agree majority = { w, ls->successor, 0x1f & ~ls->minority };
+  guint leaders = 0;
+
+  for (guint i = 0; i < w->n; i++)
+    leaders += gossip_leader_election_is_leader (w->e[i]);
+  ls->max_leaders = MAX (ls->max_leaders, leaders);
+  if (leaders > 1)
+    {
+      g_string_printf (why, "%u leaders", leaders);
+      return FALSE;
+    }
+  for (guint i = 0; i < w->n; i++)
+    if ((ls->minority & (1u << i)) != 0 && since > TIMEOUT + CHECK &&
+        (gossip_leader_election_is_leader (w->e[i]) || gossip_leader_election_has_leader (w->e[i])))
+      {
+        g_string_printf (why, "minority node %u has leader %d (is_leader %d)", i, leader_of (w, i),
+                         gossip_leader_election_is_leader (w->e[i]));
+        return FALSE;
+      }
+  if (since > 2 * (TIMEOUT + CHECK) && !all_agree (w->sim, &majority))
+    {
+      g_string_printf (why, "the majority does not agree on node %d", ls->successor);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+forgotten (SimHarness *sim, gpointer data)
+{
+  /* Every minority node has reaped the majority's records. */
+  LongSplit *ls = data;
+
+  for (guint i = 0; i < sim_n_nodes (sim); i++)
+    for (guint j = 0; j < sim_n_nodes (sim); j++)
+      if ((ls->minority & (1u << i)) != 0 && (ls->minority & (1u << j)) == 0 && sim_state (sim, i, j) != -1)
+        return FALSE;
+  return TRUE;
+}
+
+/* 5 nodes split 2|3 for 60 s with node_retention_time 10 s: each side
+ * reaps the other's records some 15 s into the split, and the minority
+ * would then count 2 of 2. It must never lead: the eligible set still
+ * holds all 5 (quorum 3). The heal brings back one leader: the incumbent
+ * when it was in the majority, else the majority's successor, whose quorum
+ * never lapsed. */
+static void
+long_partition (guint32 seed, gboolean incumbent_in_minority)
+{
+  g_autoptr(GossipConfig) config = sim_config_fast ();
+  World *w;
+  Agree everyone = { NULL, 0, 0 };
+  LongSplit ls = { incumbent_in_minority ? 0x11 : 0x18, 0, incumbent_in_minority ? 1 : 0, 0, 0 };
+  gint64 t_forgotten, took;
+  guint64 term;
+
+  sim_config_set (config, "node_retention_time", "10s");
+  w = world_new (seed, 5, config);
+  everyone.w = w;
+  world_elect_all (w, 60, NULL);
+  assert_agree_within (w, &everyone, TIMEOUT + CHECK + MARGIN, NULL);
+  sim_advance (w->sim, 3 * SEC);
+  term = gossip_leader_election_get_term (w->e[0]);
+  for (guint i = 0; i < w->n; i++)
+    assert_eligible (w, i, 5, 3);
+
+  ls.t_part = sim_now (w->sim);
+  for (guint i = 0; i < w->n; i++)
+    sim_partition (w->sim, i, (ls.minority & (1u << i)) != 0 ? 1 : 2);
+  g_assert_true (sim_run_until (w->sim, forgotten, &ls, 40 * SEC));
+  t_forgotten = sim_now (w->sim) - ls.t_part;
+  observe (w, 60 * SEC - t_forgotten, check_long_split, &ls);
+  g_test_message ("2|3 split, incumbent in the %s: the minority reaped the majority's records %.3f s "
+                  "into the split and still had no leader %.3f s in; at most %u leader at any step",
+                  incumbent_in_minority ? "minority" : "majority", secs (t_forgotten),
+                  secs (sim_now (w->sim) - ls.t_part), ls.max_leaders);
+  for (guint i = 0; i < w->n; i++)
+    {
+      g_assert_cmpuint (gossip_cluster_count_all (sim_node (w->sim, i)->cluster), ==,
+                        (ls.minority & (1u << i)) != 0 ? 2 : 3);
+      assert_eligible (w, i, 5, 3);
+    }
+
+  /* Each side has forgotten the other: seeds bring them together (the
+   * minority's nodes rejoin by themselves when node 0 is on the other
+   * side; otherwise the majority is joined to node 0 here). */
+  sim_heal (w->sim);
+  if (incumbent_in_minority)
+    for (guint i = 1; i < 4; i++)
+      sim_join (w->sim, i, 0);
+  everyone.expect = ls.successor;
+  assert_agree_within (w, &everyone, 30 * SEC, &took);
+  observe (w, 20 * SEC, check_agree, &everyone);
+  g_test_message ("heal: all 5 agree on node %d %.3f s after the heal", ls.successor, secs (took));
+  for (guint i = 0; i < w->n; i++)
+    {
+      assert_eligible (w, i, 5, 3);
+      g_assert_cmpuint (gossip_leader_election_get_term (w->e[i]), ==, term + (incumbent_in_minority ? 1 : 0));
+      /* Nobody ever followed a minority node. */
+      for (guint j = 0; j < w->n; j++)
+        if ((ls.minority & (1u << j)) != 0 && (gint) j != ls.incumbent)
+          g_assert_cmpuint (w->c[i].elected_of[j], ==, 0);
+    }
+  for (guint i = 0; i < w->n; i++)
+    if ((ls.minority & (1u << i)) != 0)
+      g_assert_cmpuint (w->c[i].became, ==, (gint) i == ls.incumbent);
+  world_free (w);
+}
+
+static void
+test_long_partition_majority (void)
+{
+  long_partition (111, FALSE);
+}
+
+static void
+test_long_partition_minority (void)
+{
+  long_partition (112, TRUE);
+}
+
+/* Three of five leave gracefully... two, here: the set shrinks to 3 as
+ * each is seen leaving (quorum 2), and stays so once they are reaped. A
+ * crash after that leaves 2 of 3: a leader still. Then the crashed node is
+ * reaped and keeps counting (2 of 3 still). */
+static gboolean
+two_left (SimHarness *sim, gpointer data)
+{
+  return sim_node (sim, 3)->leave_done && sim_node (sim, 4)->leave_done;
+}
+
+static void
+test_leave_shrinks (void)
+{
+  g_autoptr(GossipConfig) config = sim_config_fast ();
+  World *w;
+  Agree all = { NULL, 0, 0 }, rest = { NULL, 0, 0x03 };
+  Sees gone = { 0, 4, -1 }, gone2 = { 0, 2, -1 };
+
+  sim_config_set (config, "node_retention_time", "10s");
+  w = world_new (113, 5, config);
+  all.w = rest.w = w;
+  world_elect_all (w, 60, NULL);
+  assert_agree_within (w, &all, TIMEOUT + CHECK + MARGIN, NULL);
+  assert_eligible (w, 0, 5, 3);
+
+  for (guint i = 3; i < 5; i++)
+    {
+      gossip_leader_election_stop (w->e[i]);
+      sim_leave (w->sim, i);
+    }
+  g_assert_true (sim_run_until (w->sim, two_left, NULL, 30 * SEC));
+  sim_kill (w->sim, 3);
+  sim_kill (w->sim, 4);
+  for (guint i = 0; i < 3; i++)
+    assert_eligible (w, i, 3, 2);
+  g_assert_true (sim_run_until (w->sim, sees, &gone, 40 * SEC));
+  for (guint i = 0; i < 3; i++)
+    assert_eligible (w, i, 3, 2);
+
+  /* 2 of 3 alive: the leader stays, through the reaping of the crashed node. */
+  sim_kill (w->sim, 2);
+  observe (w, 5 * SEC, check_agree, &rest);
+  g_assert_true (sim_run_until (w->sim, sees, &gone2, 40 * SEC));
+  observe (w, 10 * SEC, check_agree, &rest);
+  for (guint i = 0; i < 2; i++)
+    {
+      assert_eligible (w, i, 3, 2);
+      assert_counts (w, i, 1, 0, i == 0, 0);
+    }
+  world_free (w);
+}
+
+/* A 3-node election loses two members to crashes: the survivor steps down
+ * and, unlike a member table, its eligible set does not forget them when
+ * their records are reaped. gossip_leader_election_forget() is how an
+ * operator shrinks it: one forgotten, 1 of 2 (quorum 2), no leader; both,
+ * 1 of 1, it leads. */
+static void
+test_forget (void)
+{
+  g_autoptr(GossipConfig) config = sim_config_fast ();
+  g_autoptr(GError) error = NULL;
+  World *w;
+  Agree all = { NULL, 0, 0 }, lone = { NULL, -1, 0x01 };
+  Sees gone1 = { 0, 1, -1 }, gone2 = { 0, 2, -1 };
+  const char *id0, *id1, *id2;
+  gint64 took;
+
+  sim_config_set (config, "node_retention_time", "10s");
+  w = world_new (114, 3, config);
+  all.w = lone.w = w;
+  id0 = sim_node (w->sim, 0)->id;
+  id1 = sim_node (w->sim, 1)->id;
+  id2 = sim_node (w->sim, 2)->id;
+  world_elect_all (w, 60, NULL);
+  assert_agree_within (w, &all, TIMEOUT + CHECK + MARGIN, NULL);
+
+  /* A member alive or suspect cannot be forgotten, nor an unknown id. */
+  g_assert_false (gossip_leader_election_forget (w->e[0], id1, &error));
+  g_assert_error (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (gossip_leader_election_forget (w->e[0], id0, &error));
+  g_assert_error (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (gossip_leader_election_forget (w->e[0], "00000000-0000-7000-8000-0000000000ff", &error));
+  g_assert_error (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_NODE_NOT_FOUND);
+  g_clear_error (&error);
+
+  sim_kill (w->sim, 1);
+  sim_kill (w->sim, 2);
+  g_assert_true (sim_run_until (w->sim, sees, &gone1, 40 * SEC));
+  g_assert_true (sim_run_until (w->sim, sees, &gone2, 40 * SEC));
+  g_assert_cmpuint (gossip_cluster_count_all (sim_node (w->sim, 0)->cluster), ==, 1);
+  observe (w, 30 * SEC, check_none, &lone);
+  assert_eligible (w, 0, 3, 2);
+  assert_counts (w, 0, 1, 1, 1, 1);
+
+  g_assert_true (gossip_leader_election_forget (w->e[0], id1, &error));
+  g_assert_no_error (error);
+  g_assert_false (gossip_leader_election_forget (w->e[0], id1, &error));
+  g_assert_error (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_NODE_NOT_FOUND);
+  g_clear_error (&error);
+  assert_eligible (w, 0, 2, 2);
+  observe (w, 5 * SEC, check_none, &lone);
+
+  g_assert_true (gossip_leader_election_forget (w->e[0], id2, &error));
+  g_assert_no_error (error);
+  assert_eligible (w, 0, 1, 1);
+  lone.expect = 0;
+  assert_agree_within (w, &lone, CHECK + MARGIN, &took);
+  g_test_message ("forget: the lone survivor leads %.3f s after the second forget", secs (took));
+  observe (w, 10 * SEC, check_agree, &lone);
+  assert_counts (w, 0, 2, 1, 2, 1);
+  world_free (w);
+}
+
+/* The set is capped: with room for 3, node 0 counts 3 of the 5 members
+ * (quorum 2) and reports the 2 left out at every check. */
+static void
+test_eligible_cap (void)
+{
+  World *w = world_new (115, 5, NULL);
+  GossipLeaderElectionStats st;
+
+  for (guint i = 0; i < w->n; i++)
+    world_elect (w, i, 60, NULL);
+  _gossip_leader_election_set_max_eligible (w->e[0], 3);
+  for (guint i = 0; i < w->n; i++)
+    world_start (w, i);
+  sim_advance (w->sim, 3 * CHECK);
+  get_stats (w, 0, &st);
+  g_assert_cmpuint (st.eligible, ==, 3);
+  g_assert_cmpuint (st.quorum, ==, 2);
+  g_assert_cmpuint (st.eligible_left_out, ==, 2);
+  get_stats (w, 1, &st);
+  g_assert_cmpuint (st.eligible, ==, 5);
+  g_assert_cmpuint (st.eligible_left_out, ==, 0);
+  world_free (w);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 4c. Term fencing                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* A heartbeat in node @from's name (what a forger, or a corrupt member,
+ * would send), reliably to every member. */
+static void
+forge_heartbeat (World *w, guint from, guint64 term)
+{
+  g_autoptr(GError) error = NULL;
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
+  g_variant_builder_add (&b, "{sv}", "term", g_variant_new_int64 ((gint64) term));
+  g_variant_builder_add (&b, "{sv}", "ts", g_variant_new_int64 (sim_now (w->sim)));
+  g_assert_true (_gossip_cluster_send_internal (sim_node (w->sim, from)->cluster, NULL, HB_TYPE,
+                                                g_variant_builder_end (&b), GOSSIP_SEND_RELIABLE, &error));
+  g_assert_no_error (error);
+}
+
+static guint64
+refused (World *w, guint i)
+{
+  GossipLeaderElectionStats st;
+
+  get_stats (w, i, &st);
+  return st.terms_refused;
+}
+
+static gboolean
+followed_3 (SimHarness *sim, gpointer data)
+{
+  World *w = data;
+
+  for (guint i = 0; i < w->n; i++)
+    if (i != 3 && w->c[i].elected_of[3] == 0)
+      return FALSE;
+  return TRUE;
+}
+
+/* Five nodes follow node 0. A heartbeat in node 3's name with term
+ * G_MAXINT64, then one just above the bound: both refused and counted by
+ * every receiver, nobody changes leader. One exactly at the bound is
+ * accepted (node 3 "leads" and stays silent); the election regains exactly
+ * one leader, node 0, under a higher term, node 3 included (it never got
+ * the forged heartbeat, and catches up on the refused jump). */
+static void
+test_forged_terms (void)
+{
+  World *w = world_new (116, 5, NULL);
+  Agree all = { w, 0, 0 };
+  guint64 term, known;
+  gint64 took;
+
+  world_elect_all (w, 60, NULL);
+  assert_agree_within (w, &all, TIMEOUT + CHECK + MARGIN, NULL);
+  term = gossip_leader_election_get_term (w->e[0]);
+
+  forge_heartbeat (w, 3, G_MAXINT64);
+  observe (w, 10 * SEC, check_agree, &all);
+  for (guint i = 0; i < w->n; i++)
+    {
+      if (i != 3)
+        g_assert_cmpuint (refused (w, i), ==, 1);
+      assert_counts (w, i, 1, 0, i == 0, 0);
+      g_assert_cmpuint (gossip_leader_election_get_term (w->e[i]), <, G_MAXINT64 / 2);
+    }
+
+  known = gossip_leader_election_get_term (w->e[1]);
+  forge_heartbeat (w, 3, known + GOSSIP_ELECTION_MAX_TERM_JUMP + 1);
+  observe (w, 10 * SEC, check_agree, &all);
+  for (guint i = 0; i < w->n; i++)
+    {
+      if (i != 3)
+        g_assert_cmpuint (refused (w, i), ==, 2);
+      assert_counts (w, i, 1, 0, i == 0, 0);
+    }
+
+  known = gossip_leader_election_get_term (w->e[1]);
+  forge_heartbeat (w, 3, known + GOSSIP_ELECTION_MAX_TERM_JUMP);
+  g_assert_true (sim_run_until (w->sim, followed_3, w, SEC));
+  assert_agree_within (w, &all, 2 * (TIMEOUT + CHECK) + MARGIN, &took);
+  observe (w, 10 * SEC, check_agree, &all);
+  g_test_message ("forged terms: G_MAXINT64 and bound + 1 refused; after one at the bound, all agree on "
+                  "node 0 again %.3f s later, at term %" G_GUINT64_FORMAT " (was %" G_GUINT64_FORMAT ")",
+                  secs (took), gossip_leader_election_get_term (w->e[0]), term);
+  for (guint i = 0; i < w->n; i++)
+    {
+      g_assert_cmpuint (gossip_leader_election_get_term (w->e[i]), >, known);
+      g_assert_cmpuint (gossip_leader_election_get_term (w->e[i]), <, G_MAXINT64 / 2);
+      if (i != 3)
+        {
+          g_assert_cmpuint (refused (w, i), ==, 2);
+          g_assert_cmpuint (w->c[i].elected_of[3], ==, 1);
+        }
+    }
+  g_assert_cmpuint (w->c[0].became, ==, 2);
+  world_free (w);
+}
+
+/* Terms at the end of their range (set here: no sequence of heartbeats
+ * within the bound gets there): the leader dies, node 1 takes over at
+ * G_MAXINT64 (saturated, not wrapped negative, which every follower would
+ * refuse), then node 1 dies and node 2 takes over at the same term, the
+ * ties going by id. */
+static void
+test_term_saturates (void)
+{
+  World *w = world_new (117, 5, NULL);
+  Agree all = { w, 0, 0 };
+
+  world_elect_all (w, 60, NULL);
+  for (guint i = 0; i < w->n; i++)
+    _gossip_leader_election_set_term (w->e[i], G_MAXINT64 - 1);
+  assert_agree_within (w, &all, TIMEOUT + CHECK + MARGIN, NULL);
+  for (guint k = 0; k < 2; k++)
+    {
+      sim_kill (w->sim, k);
+      all.expect = k + 1;
+      assert_agree_within (w, &all, TIMEOUT + CHECK + MARGIN, NULL);
+      observe (w, 10 * SEC, check_agree, &all);
+      for (guint i = k + 1; i < w->n; i++)
+        g_assert_cmpuint (gossip_leader_election_get_term (w->e[i]), ==, G_MAXINT64);
+    }
+  world_free (w);
+}
+
+/* ------------------------------------------------------------------------ */
 /* 5. Quorum edges                                                          */
 /* ------------------------------------------------------------------------ */
 
@@ -1245,6 +1672,13 @@ main (int argc, char **argv)
   g_test_add_func ("/sim-election/lone/after-crash", test_lone_node_after_crash);
   g_test_add_func ("/sim-election/lone/leader-steps-down", test_lone_leader_steps_down);
   g_test_add_func ("/sim-election/lone/graceful-leaves", test_graceful_leave_keeps_quorum);
+  g_test_add_func ("/sim-election/eligible/long-partition/incumbent-in-majority", test_long_partition_majority);
+  g_test_add_func ("/sim-election/eligible/long-partition/incumbent-in-minority", test_long_partition_minority);
+  g_test_add_func ("/sim-election/eligible/leave-shrinks", test_leave_shrinks);
+  g_test_add_func ("/sim-election/eligible/forget", test_forget);
+  g_test_add_func ("/sim-election/eligible/cap", test_eligible_cap);
+  g_test_add_func ("/sim-election/term/forged", test_forged_terms);
+  g_test_add_func ("/sim-election/term/saturates", test_term_saturates);
   for (guint i = 0; i < G_N_ELEMENTS (edges); i++)
     {
       g_autofree char *path = g_strdup_printf ("/sim-election/quorum/%u-known-%u-crashed-%u-pct",

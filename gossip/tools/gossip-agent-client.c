@@ -720,6 +720,35 @@ out:
   return ret;
 }
 
+/* --- forget ---------------------------------------------------------------- */
+
+int
+agent_command_forget (int argc, char **argv)
+{
+  Client client = { "forget" };
+  g_autoptr(JsonObject) request = new_request ("forget");
+  g_autoptr(JsonObject) response = NULL;
+  g_autoptr(GError) error = NULL;
+  int ret;
+
+  ret = parse_options (&client, "NODE_ID",
+                       _("Removes a member that crashed and will never come back from the agent's\n"
+                         "eligible set, the quorum's denominator. Run it on every agent."),
+                       NULL, 1, 1, argc, argv);
+  if (ret >= 0)
+    goto out;
+  json_object_set_string_member (request, "node", client.args[0]);
+  response = client_call (&client, request, CLIENT_TIMEOUT_S, &error);
+  if (response == NULL)
+    ret = agent_fail (client.command, "%s", error->message);
+  else
+    ret = AGENT_EXIT_OK;
+
+out:
+  client_clear (&client);
+  return ret;
+}
+
 /* --- leader ---------------------------------------------------------------- */
 
 int
@@ -729,7 +758,7 @@ agent_command_leader (int argc, char **argv)
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
-      N_("Print {\"enabled\",\"leader\",\"is_leader\",\"term\"} as JSON"), NULL },
+      N_("Print {\"enabled\",\"leader\",\"is_leader\",\"term\",\"eligible\",\"quorum\"} as JSON"), NULL },
     { NULL }
   };
   g_autoptr(JsonObject) request = new_request ("leader");

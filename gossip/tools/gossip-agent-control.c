@@ -22,8 +22,10 @@
  *   {"cmd":"set-meta","key":K,"value":V}, {"cmd":"delete-meta","key":K}
  *       -> {"ok":true}
  *   {"cmd":"leader"}
- *       -> {"ok":true,"enabled":B,"leader":ID|null,"is_leader":B,"term":N}
- *          ("enabled" false and "leader" null without --election)
+ *       -> {"ok":true,"enabled":B,"leader":ID|null,"is_leader":B,"term":N,
+ *           "eligible":N,"quorum":N}
+ *          ("enabled" false, "leader" null and zeros without --election)
+ *   {"cmd":"forget","node":ID}
  *
  * "payload" is the payload's JSON text as a string, parsed by the agent
  * with gossip_payload_from_json(): embedding it as a JSON value would lose
@@ -545,12 +547,14 @@ cmd_leader (Conn       *c,
   GossipLeaderElection *election = c->control->election;
   g_autoptr(JsonObject) results = json_object_new ();
   g_autofree char *leader = NULL;
+  GossipLeaderElectionStats stats = { 0 };
   guint64 term = 0;
 
   if (election != NULL)
     {
       leader = gossip_leader_election_get_leader_id (election);
       term = gossip_leader_election_get_term (election);
+      gossip_leader_election_get_stats (election, &stats);
     }
   json_object_set_boolean_member (results, "enabled", election != NULL);
   if (leader != NULL)
@@ -563,7 +567,30 @@ cmd_leader (Conn       *c,
                                   leader != NULL &&
                                   strcmp (leader, gossip_cluster_get_node_id (c->control->cluster)) == 0);
   json_object_set_int_member (results, "term", (gint64) MIN (term, (guint64) G_MAXINT64));
+  json_object_set_int_member (results, "eligible", stats.eligible);
+  json_object_set_int_member (results, "quorum", stats.quorum);
   reply_ok (c, results);
+  return TRUE;
+}
+
+static gboolean
+cmd_forget (Conn       *c,
+            JsonObject *request,
+            GError    **error)
+{
+  const char *node;
+
+  if (!arg_string (request, "node", TRUE, &node, error))
+    return FALSE;
+  if (c->control->election == NULL)
+    {
+      g_set_error_literal (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_FAILED,
+                           _("the agent takes part in no election (start it with --election)"));
+      return FALSE;
+    }
+  if (!gossip_leader_election_forget (c->control->election, node, error))
+    return FALSE;
+  reply_ok (c, NULL);
   return TRUE;
 }
 
@@ -579,6 +606,7 @@ static const struct {
   { "set-meta",    cmd_set_meta },
   { "delete-meta", cmd_delete_meta },
   { "leader",      cmd_leader },
+  { "forget",      cmd_forget },
 };
 
 static void

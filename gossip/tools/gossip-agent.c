@@ -35,6 +35,8 @@ static const Command commands[] = {
     agent_command_delete_meta },
   { "leader",      N_("Show the leader elected by a running agent's election"),
     agent_command_leader },
+  { "forget",      N_("Remove a member gone for good from a running agent's election"),
+    agent_command_forget },
 };
 
 static void
