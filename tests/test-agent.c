@@ -946,6 +946,8 @@ typedef struct {
   char     *leader;     /* NULL: none */
   gboolean  is_leader;
   gint64    term;
+  gint64    eligible;   /* the remembered eligible set: the quorum's denominator */
+  gint64    quorum;     /* alive eligible nodes a leader needs */
 } LeaderState;
 
 static void
@@ -981,6 +983,10 @@ agent_leader (Agent       *agent,
   state->leader = JSON_NODE_HOLDS_NULL (leader) ? NULL : g_strdup (json_node_get_string (leader));
   state->is_leader = json_object_get_boolean_member (object, "is_leader");
   state->term = json_object_get_int_member (object, "term");
+  g_assert_true (json_object_has_member (object, "eligible"));
+  g_assert_true (json_object_has_member (object, "quorum"));
+  state->eligible = json_object_get_int_member (object, "eligible");
+  state->quorum = json_object_get_int_member (object, "quorum");
 }
 
 typedef struct {
@@ -1117,6 +1123,8 @@ test_election (void)
 
     agent_leader (last, &state);
     g_assert_null (state.leader);
+    g_assert_cmpint (state.eligible, ==, 2);
+    g_assert_cmpint (state.quorum, ==, 2);
     leader_state_clear (&state);
   }
   g_assert_cmpint (RUN (NULL, &out, "forget", "--rpc-addr", last->rpc, "00000000-0000-7000-8000-000000000001"),
@@ -1125,6 +1133,14 @@ test_election (void)
   g_clear_pointer (&out, g_free);
   g_assert_true (wait_for (forgets, &(Forget) { last, leader->id }));
   g_assert_true (wait_for (all_agree_on_leader, &(LeaderWait) { &last, 1, last->id, 0 }));
+  {
+    LeaderState state = { 0 };
+
+    agent_leader (last, &state);
+    g_assert_cmpint (state.eligible, ==, 1);
+    g_assert_cmpint (state.quorum, ==, 1);
+    leader_state_clear (&state);
+  }
 
   for (guint i = 0; i < 3; i++)
     agent_free (all[i]);
