@@ -387,7 +387,7 @@ _gossip_cluster_seal (GossipCluster *self,
 
 /* Sends @body to @address as a datagram, or one-way over a stream when
  * @reliable, when reliable transport is forced, or when the frame is too
- * large for one datagram. */
+ * large for one datagram (or its body above GOSSIP_MAX_DATAGRAM_BODY). */
 void
 _gossip_cluster_send_body (GossipCluster *self,
                            const char    *address,
@@ -405,6 +405,7 @@ _gossip_cluster_send_body (GossipCluster *self,
   if (frame == NULL)
     return;
   if (!stream && (g_bytes_get_size (frame) > (gsize) self->config->udp_max_packet_size ||
+                  body->data->len > GOSSIP_MAX_DATAGRAM_BODY ||
                   g_bytes_get_size (frame) > gossip_transport_get_max_datagram (self->transport)))
     stream = TRUE;
 
@@ -454,7 +455,11 @@ on_frame_received (GossipTransport      *transport,
   self->stats.frames_received++;
   self->stats.bytes_received += len;
 
-  body = gossip_codec_open (self->codec, data, len, &error);
+  /* A datagram's body is bounded far below a stream's, compressed or not
+   * (PROTOCOL.md, "Carriers"): the 21x expansion of a Snappy block must
+   * not make a few datagrams cost megabytes. */
+  body = gossip_codec_open_max (self->codec, data, len,
+                                reliable ? GOSSIP_MAX_FRAME_SIZE : GOSSIP_MAX_DATAGRAM_BODY, &error);
   if (body == NULL)
     {
       if (g_error_matches (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_DECRYPT) ||

@@ -17,6 +17,11 @@ G_BEGIN_DECLS
 #define GOSSIP_FRAME_KNOWN_FLAGS    0x03
 /* Largest frame accepted from the network, and the largest body after decompression. */
 #define GOSSIP_MAX_FRAME_SIZE       (8 * 1024 * 1024)
+/* Largest body a datagram may carry, after decompression: a datagram is at
+ * most 65,507 bytes on the wire, and Snappy expands up to ~21x, so without
+ * this bound a few crafted datagrams would cost megabytes each. Larger
+ * bodies are sent over a stream. */
+#define GOSSIP_MAX_DATAGRAM_BODY    (64 * 1024)
 
 typedef struct _GossipCodec GossipCodec;
 
@@ -35,6 +40,12 @@ GBytes      *gossip_codec_seal  (GossipCodec *codec, const guint8 *body, gsize l
  * GOSSIP_WIRE_ERROR_NOT_ENCRYPTED and a frame no key opens with
  * GOSSIP_WIRE_ERROR_DECRYPT. Every length is checked before use. */
 GBytes      *gossip_codec_open  (GossipCodec *codec, const guint8 *frame, gsize len, GError **error);
+/* Same, with the body limited to @max_body bytes (at most
+ * GOSSIP_MAX_FRAME_SIZE): a larger body, or a compressed one that declares
+ * more, fails with GOSSIP_WIRE_ERROR_TOO_LARGE before anything is
+ * decompressed. gossip_codec_open() is this with GOSSIP_MAX_FRAME_SIZE. */
+GBytes      *gossip_codec_open_max (GossipCodec *codec, const guint8 *frame, gsize len, gsize max_body,
+                                    GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GossipCodec, gossip_codec_unref)
 

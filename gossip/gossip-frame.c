@@ -168,7 +168,7 @@ too_large:
 
 /* Undoes maybe_compress(). */
 static GBytes *
-decompress_inner (const guint8 *inner, gsize inner_len, GError **error)
+decompress_inner (const guint8 *inner, gsize inner_len, gsize max_body, GError **error)
 {
   g_autoptr(GBytes) body = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -185,11 +185,11 @@ decompress_inner (const guint8 *inner, gsize inner_len, GError **error)
                    (unsigned long) inner_len);
       return NULL;
     }
-  if (declared > GOSSIP_MAX_FRAME_SIZE)
+  if (declared > max_body)
     {
       g_set_error (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_TOO_LARGE,
                    _("compressed frame declares %lu bytes, more than the limit of %lu"),
-                   (unsigned long) declared, (unsigned long) GOSSIP_MAX_FRAME_SIZE);
+                   (unsigned long) declared, (unsigned long) max_body);
       return NULL;
     }
 
@@ -221,6 +221,12 @@ decompress_inner (const guint8 *inner, gsize inner_len, GError **error)
 GBytes *
 gossip_codec_open (GossipCodec *codec, const guint8 *frame, gsize len, GError **error)
 {
+  return gossip_codec_open_max (codec, frame, len, GOSSIP_MAX_FRAME_SIZE, error);
+}
+
+GBytes *
+gossip_codec_open_max (GossipCodec *codec, const guint8 *frame, gsize len, gsize max_body, GError **error)
+{
   g_autoptr(GBytes) plain = NULL;
   const guint8 *inner;
   gsize inner_len;
@@ -230,6 +236,7 @@ gossip_codec_open (GossipCodec *codec, const guint8 *frame, gsize len, GError **
   g_return_val_if_fail (frame != NULL || len == 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  max_body = MIN (max_body, GOSSIP_MAX_FRAME_SIZE);
   if (len > GOSSIP_MAX_FRAME_SIZE)
     {
       g_set_error (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_TOO_LARGE,
@@ -295,7 +302,15 @@ gossip_codec_open (GossipCodec *codec, const guint8 *frame, gsize len, GError **
     }
 
   if ((flags & GOSSIP_FRAME_FLAG_COMPRESSED) != 0)
-    return decompress_inner (inner, inner_len, error);
+    return decompress_inner (inner, inner_len, max_body, error);
+
+  if (inner_len > max_body)
+    {
+      g_set_error (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_TOO_LARGE,
+                   _("frame body of %lu bytes exceeds the limit of %lu"),
+                   (unsigned long) inner_len, (unsigned long) max_body);
+      return NULL;
+    }
 
   if (plain != NULL)
     return g_steal_pointer (&plain);

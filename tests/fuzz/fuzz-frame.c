@@ -4,8 +4,10 @@
  * Random bytes never carry a valid tag, so the input is also sealed with
  * the header bytes it starts with as AAD: that reaches what lies behind
  * decryption (the decompressor), and must decode exactly like the same
- * frame sent in the clear. Finally the input is used as a body and must
- * survive seal + open with compression on.
+ * frame sent in the clear. A datagram's open (body limited to
+ * GOSSIP_MAX_DATAGRAM_BODY) must agree with the stream's wherever the body
+ * fits, and refuse it as too large where it does not. Finally the input is
+ * used as a body and must survive seal + open with compression on.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -76,6 +78,19 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   plain_body = frame_open (frame_plain, data, size);
   keyed_body = frame_open (frame_keyed, data, size);
+
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) dgram = gossip_codec_open_max (frame_plain, data, size, GOSSIP_MAX_DATAGRAM_BODY, &error);
+
+    FUZZ_CHECK ((dgram == NULL) == (error != NULL));
+    if (plain_body == NULL)
+      FUZZ_CHECK (dgram == NULL);
+    else if (g_bytes_get_size (plain_body) <= GOSSIP_MAX_DATAGRAM_BODY)
+      FUZZ_CHECK (dgram != NULL && g_bytes_equal (dgram, plain_body));
+    else
+      FUZZ_CHECK (g_error_matches (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_TOO_LARGE));
+  }
 
   if (size >= 2 && size <= GOSSIP_MAX_FRAME_SIZE - GOSSIP_GCM_NONCE_SIZE - GOSSIP_GCM_TAG_SIZE &&
       (data[1] & GOSSIP_FRAME_FLAG_ENCRYPTED) != 0)
