@@ -353,21 +353,18 @@ _gossip_cluster_unpublish (GossipCluster *self,
 /* Frames in and out                                                         */
 /* ------------------------------------------------------------------------ */
 
-/* Starts a packet body: kind, header flags and, on streams when a bearer
- * token is configured, the token. */
+/* Starts a packet body: kind and header flags. */
 void
 _gossip_cluster_begin_body (GossipCluster    *self,
                             GossipWriter     *w,
                             GossipPacketKind  kind,
                             gboolean          stream)
 {
-  gboolean token = stream && self->config->bearer_token[0] != '\0';
-
+  (void) self;
+  (void) stream;
   gossip_writer_init (w);
   gossip_writer_put_u8 (w, kind);
-  gossip_writer_put_u8 (w, token ? GOSSIP_HEADER_FLAG_TOKEN : 0);
-  if (token)
-    gossip_writer_put_string (w, self->config->bearer_token);
+  gossip_writer_put_u8 (w, 0);
 }
 
 GBytes *
@@ -409,26 +406,119 @@ _gossip_cluster_send_body (GossipCluster *self,
                   g_bytes_get_size (frame) > gossip_transport_get_max_datagram (self->transport)))
     stream = TRUE;
 
-  /* A body built for a datagram carries no token; streams need it. */
-  if (stream && self->config->bearer_token[0] != '\0' && body->data->len >= 2 &&
-      (body->data->data[1] & GOSSIP_HEADER_FLAG_TOKEN) == 0)
-    {
-      GossipWriter w;
-
-      _gossip_cluster_begin_body (self, &w, body->data->data[0], TRUE);
-      gossip_writer_put_raw (&w, body->data->data + 2, body->data->len - 2);
-      g_clear_pointer (&frame, g_bytes_unref);
-      frame = _gossip_cluster_seal (self, &w);
-      gossip_writer_clear (&w);
-      if (frame == NULL)
-        return;
-    }
-
   if (stream)
     gossip_transport_send_stream (self->transport, address, frame, FALSE,
                                   2 * G_USEC_PER_SEC, NULL, NULL);
   else
     gossip_transport_send_datagram (self->transport, address, frame);
+}
+
+/* The notice a node answers a stream request with when the request fails
+ * authentication: a bare frame header with every flag set, which no
+ * sealed frame has. Unauthenticated by nature, it only turns a timeout
+ * into a clear error. */
+static const guint8 auth_failed_notice[2] = { GOSSIP_FRAME_VERSION, 0xff };
+
+/* The wall clock of sender blocks and of the replay window: real time, or
+ * an injected clock's time (simulations share one). */
+static gint64
+cluster_wall_ms (gpointer data)
+{
+  GossipCluster *self = data;
+
+  if (self->clock == NULL || GOSSIP_IS_SYSTEM_CLOCK (self->clock))
+    return g_get_real_time () / 1000;
+  return gossip_clock_now (self->clock) / 1000;
+}
+
+GBytes *
+_gossip_cluster_open (GossipCluster     *self,
+                      GBytes            *frame,
+                      gboolean           reliable,
+                      guint8             expected,
+                      GossipReader      *r,
+                      guint8            *kind_out,
+                      GossipFrameSender *sender_out,
+                      GossipOpenResult  *result)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = NULL;
+  GossipFrameSender local_sender;
+  GossipFrameSender *sender = sender_out != NULL ? sender_out : &local_sender;
+  GossipOpenResult dummy;
+  guint8 kind = 0, hflags = 0;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (frame, &len);
+
+  if (result == NULL)
+    result = &dummy;
+
+  if (len == sizeof auth_failed_notice && memcmp (data, auth_failed_notice, len) == 0)
+    {
+      *result = GOSSIP_OPEN_PEER_REFUSED;
+      return NULL;
+    }
+
+  /* A datagram's body is bounded far below a stream's, compressed or not
+   * (PROTOCOL.md, "Carriers"): the 21x expansion of a Snappy block must
+   * not make a few datagrams cost megabytes. */
+  body = gossip_codec_open_full (self->codec, data, len,
+                                 reliable ? GOSSIP_MAX_FRAME_SIZE : GOSSIP_MAX_DATAGRAM_BODY,
+                                 sender, &error);
+  if (body == NULL)
+    {
+      if (g_error_matches (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_DECRYPT) ||
+          g_error_matches (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_NOT_ENCRYPTED))
+        {
+          self->stats.frames_rejected++;
+          *result = GOSSIP_OPEN_UNAUTHENTICATED;
+        }
+      else if (g_error_matches (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_UNAUTHENTICATED))
+        {
+          self->stats.auth_rejected++;
+          *result = GOSSIP_OPEN_UNAUTHENTICATED;
+        }
+      else
+        {
+          self->stats.frames_dropped++;
+          *result = GOSSIP_OPEN_DROPPED;
+        }
+      g_debug ("dropped frame: %s", error->message);
+      return NULL;
+    }
+
+  /* With a key or a token every frame names its sender, and the replay
+   * window refuses a captured frame sent again. */
+  if (gossip_codec_is_authenticated (self->codec))
+    {
+      if (!sender->present)
+        {
+          self->stats.auth_rejected++;
+          *result = GOSSIP_OPEN_UNAUTHENTICATED;
+          return NULL;
+        }
+      if (gossip_replay_window_check (self->replay, sender->id, sender->epoch, sender->seq,
+                                      sender->wall_ms, cluster_wall_ms (self)) != GOSSIP_REPLAY_FRESH)
+        {
+          self->stats.frames_replayed++;
+          *result = GOSSIP_OPEN_REPLAYED;
+          return NULL;
+        }
+    }
+
+  gossip_reader_init (r, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  if (!gossip_reader_get_u8 (r, &kind) || !gossip_reader_get_u8 (r, &hflags) || hflags != 0 ||
+      (expected != 0 && kind != expected))
+    {
+      self->stats.frames_dropped++;
+      *result = GOSSIP_OPEN_DROPPED;
+      return NULL;
+    }
+
+  if (kind_out != NULL)
+    *kind_out = kind;
+  *result = GOSSIP_OPEN_OK;
+  return g_steal_pointer (&body);
 }
 
 static void
@@ -440,56 +530,30 @@ on_frame_received (GossipTransport      *transport,
                    gpointer              user_data)
 {
   GossipCluster *self = user_data;
-  g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) body = NULL;
   GossipReader r;
-  guint8 kind = 0, hflags = 0;
-  g_autofree char *token = NULL;
-  gsize len;
-  const guint8 *data = g_bytes_get_data (frame, &len);
+  GossipOpenResult result;
+  guint8 kind = 0;
 
   if (self->lifecycle != GOSSIP_LIFECYCLE_RUNNING)
     return;
 
   g_object_ref (self);
   self->stats.frames_received++;
-  self->stats.bytes_received += len;
+  self->stats.bytes_received += g_bytes_get_size (frame);
 
-  /* A datagram's body is bounded far below a stream's, compressed or not
-   * (PROTOCOL.md, "Carriers"): the 21x expansion of a Snappy block must
-   * not make a few datagrams cost megabytes. */
-  body = gossip_codec_open_max (self->codec, data, len,
-                                reliable ? GOSSIP_MAX_FRAME_SIZE : GOSSIP_MAX_DATAGRAM_BODY, &error);
+  body = _gossip_cluster_open (self, frame, reliable, 0, &r, &kind, NULL, &result);
   if (body == NULL)
     {
-      if (g_error_matches (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_DECRYPT) ||
-          g_error_matches (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_NOT_ENCRYPTED))
-        self->stats.frames_rejected++;
-      else
-        self->stats.frames_dropped++;
-      g_debug ("dropped frame from %s: %s", from, error->message);
-      goto out;
-    }
+      /* A request that fails authentication (a joiner with the wrong
+       * token or key) is told so rather than left to time out. */
+      if (result == GOSSIP_OPEN_UNAUTHENTICATED && reply != NULL)
+        {
+          g_autoptr(GBytes) notice = g_bytes_new_static (auth_failed_notice, sizeof auth_failed_notice);
 
-  gossip_reader_init (&r, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
-  if (!gossip_reader_get_u8 (&r, &kind) || !gossip_reader_get_u8 (&r, &hflags) ||
-      (hflags & ~GOSSIP_HEADER_FLAG_TOKEN) != 0 ||
-      ((hflags & GOSSIP_HEADER_FLAG_TOKEN) && !gossip_reader_get_string (&r, 4096, &token)))
-    {
-      self->stats.frames_dropped++;
-      goto out;
-    }
-
-  /* The bearer token guards every stream exchange (join, state exchange,
-   * reliable messages, requests): a wrong or missing token is rejected
-   * before anything in the packet is looked at. */
-  if (reliable && self->config->bearer_token[0] != '\0' &&
-      !gossip_secret_equal (token, self->config->bearer_token))
-    {
-      self->stats.auth_rejected++;
-      g_debug ("rejected stream frame from %s: invalid bearer token", from);
-      if (reply != NULL && kind == GOSSIP_PACKET_JOIN)
-        _gossip_membership_reject_join (self, reply, "invalid bearer token");
+          gossip_transport_reply_send (reply, notice);
+        }
+      g_debug ("dropped frame from %s", from);
       goto out;
     }
 
@@ -557,6 +621,7 @@ gossip_cluster_finalize (GObject *object)
   g_clear_object (&self->transport);
   g_clear_object (&self->clock);
   g_clear_pointer (&self->codec, gossip_codec_unref);
+  g_clear_pointer (&self->replay, gossip_replay_window_free);
   g_clear_pointer (&self->rand, g_rand_free);
   g_clear_pointer (&self->config, gossip_config_free);
   g_clear_pointer (&self->context, g_main_context_unref);
@@ -642,6 +707,7 @@ codec_from_config (const GossipConfig *config,
                    GError            **error)
 {
   g_autoptr(GossipKeyring) ring = NULL;
+  g_autoptr(GossipCodec) codec = NULL;
 
   if (config->encryption_key != NULL)
     {
@@ -662,7 +728,10 @@ codec_from_config (const GossipConfig *config,
         }
     }
 
-  return gossip_codec_new (ring, config->compression, (gsize) config->compress_min_size);
+  codec = gossip_codec_new (ring, config->compression, (gsize) config->compress_min_size);
+  if (!gossip_codec_set_token (codec, config->bearer_token, error))
+    return NULL;
+  return g_steal_pointer (&codec);
 }
 
 /**
@@ -739,6 +808,11 @@ gossip_cluster_new_full (const GossipConfig *config,
   self->codec = codec_from_config (self->config, error);
   if (self->codec == NULL)
     return NULL;
+  /* The epoch tells this run's sequence numbers from an earlier run's. */
+  gossip_codec_set_sender (self->codec, self->local_uuid,
+                           ((guint64) g_random_int () << 32) | g_random_int (),
+                           cluster_wall_ms, self);
+  self->replay = gossip_replay_window_new (GOSSIP_REPLAY_MAX_ENTRIES, GOSSIP_REPLAY_SKEW_MS);
 
   if (context != NULL)
     self->context = g_main_context_ref (context);
@@ -769,8 +843,19 @@ gossip_cluster_new_full (const GossipConfig *config,
                                                    error);
       if (self->transport == NULL)
         return NULL;
-      gossip_http_transport_set_bearer_token (GOSSIP_HTTP_TRANSPORT (self->transport),
-                                              self->config->bearer_token);
+      /* HTTP's own check sees a value derived from the token, never the
+       * token itself (every frame inside is MAC'd as well). */
+      if (self->config->bearer_token[0] != '\0')
+        {
+          guint8 derived[32];
+          g_autofree char *bearer = NULL;
+
+          if (!gossip_crypto_derive (self->config->bearer_token, "http-bearer v2",
+                                     derived, sizeof derived, error))
+            return NULL;
+          bearer = g_base64_encode (derived, sizeof derived);
+          gossip_http_transport_set_bearer_token (GOSSIP_HTTP_TRANSPORT (self->transport), bearer);
+        }
     }
 
   /* Randomness only steers peer selection and jitter; seeding from the node

@@ -125,7 +125,10 @@ gboolean       gossip_cluster_delete_metadata  (GossipCluster *cluster, const ch
  * @frames_received: frames handed to the engine
  * @frames_dropped: frames dropped as malformed, truncated, oversized, wrong version
  * @frames_rejected: frames that failed decryption or arrived in plaintext when a key is set
- * @auth_rejected: exchanges rejected for a missing or wrong bearer token or app version
+ * @auth_rejected: frames without a valid bearer-token MAC (or with one where no
+ *   token is configured), and joins refused for their app version
+ * @frames_replayed: authenticated frames refused by the replay window: stamped
+ *   more than 30 s from this node's clock, or seen before
  * @messages_delivered: user messages handed to handlers
  * @bytes_sent: frame bytes sent
  * @bytes_received: frame bytes received
@@ -146,6 +149,7 @@ typedef struct {
   guint64 probes_sent;
   guint64 indirect_probes_sent;
   guint   local_health;
+  guint64 frames_replayed;
 } GossipClusterStats;
 
 void           gossip_cluster_get_stats        (GossipCluster *cluster, GossipClusterStats *stats);

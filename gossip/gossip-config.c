@@ -92,7 +92,7 @@ static const ParamRow params[] = {
        TRUE, 0, 0, tags, STORE_PLAIN),
   BOOL_ROW (compression, N_("Compress messages with Snappy")),
   STRING_ROW (bearer_token, "",
-              N_("Token peers must present to join or to post (empty: none)"),
+              N_("Shared secret that authenticates every frame with an HMAC; never sent (empty: none)"),
               N_("a string"), STORE_PLAIN),
   STRING_ROW (app_version, "",
               N_("Application version; when set, peers with another version are rejected"),

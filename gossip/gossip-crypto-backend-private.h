@@ -5,7 +5,7 @@
  * ($(libdir)/gossip-1.0/crypto-openssl.so) that libgossip opens the first
  * time a keyring is made: linking OpenSSL's libcrypto costs every process
  * about 400 kB of private memory for its relocated tables, which only
- * clusters with encryption on should pay.
+ * clusters with encryption or a bearer token on should pay.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -16,7 +16,7 @@
 G_BEGIN_DECLS
 
 /* Bumped whenever the struct below changes. */
-#define GOSSIP_CRYPTO_BACKEND_ABI 1
+#define GOSSIP_CRYPTO_BACKEND_ABI 2
 
 /* The symbol the module exports. */
 #define GOSSIP_CRYPTO_BACKEND_SYMBOL "gossip_crypto_module_backend"
@@ -34,6 +34,14 @@ typedef struct {
   gboolean (*random_bytes) (guint8 *buf, gsize len);
   /* Zeroes memory in a way the compiler cannot elide. */
   void     (*cleanse)      (void *p, gsize len);
+  /* HMAC-SHA256 of @data under @key into @out (32 bytes). */
+  gboolean (*hmac_sha256)  (const guint8 *key, gsize key_len, const guint8 *data, gsize len,
+                            guint8 *out);
+  /* HKDF-SHA256 (RFC 5869) of @ikm with @salt and @info, @out_len bytes. */
+  gboolean (*hkdf_sha256)  (const guint8 *ikm, gsize ikm_len, const guint8 *salt, gsize salt_len,
+                            const guint8 *info, gsize info_len, guint8 *out, gsize out_len);
+  /* Compares in time independent of the contents: TRUE when equal. */
+  gboolean (*equal)        (const guint8 *a, const guint8 *b, gsize len);
 } GossipCryptoBackend;
 
 const GossipCryptoBackend *gossip_crypto_module_backend (void);

@@ -1,5 +1,5 @@
-/* gossip-crypto-openssl.c — libgossip's crypto module: AES-GCM through
- * OpenSSL EVP, nonces from OpenSSL's CSPRNG.
+/* gossip-crypto-openssl.c — libgossip's crypto module: AES-GCM, HMAC-SHA256
+ * and HKDF through OpenSSL EVP, nonces from OpenSSL's CSPRNG.
  *
  * Built as a loadable module (see gossip-crypto-backend-private.h for why);
  * it exports nothing but gossip_crypto_module_backend().
@@ -10,8 +10,11 @@
 
 #include <limits.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "gossip-crypto-backend-private.h"
@@ -124,11 +127,97 @@ openssl_cleanse (void  *p,
   OPENSSL_cleanse (p, len);
 }
 
+/* Fetched once, like the ciphers; NULL when the provider has none (a
+ * failed fetch is tried again). */
+static gpointer
+fetch_once (gpointer *slot, gboolean kdf, const char *name)
+{
+  static GMutex lock;
+  gpointer p = g_atomic_pointer_get (slot);
+
+  if (p == NULL)
+    {
+      g_mutex_lock (&lock);
+      p = *slot;
+      if (p == NULL)
+        {
+          p = kdf ? (gpointer) EVP_KDF_fetch (NULL, name, NULL) : (gpointer) EVP_MAC_fetch (NULL, name, NULL);
+          g_atomic_pointer_set (slot, p);
+        }
+      g_mutex_unlock (&lock);
+    }
+  return p;
+}
+
+static gboolean
+openssl_hmac_sha256 (const guint8 *key,
+                     gsize         key_len,
+                     const guint8 *data,
+                     gsize         len,
+                     guint8       *out)
+{
+  static gpointer mac;
+  EVP_MAC *m = fetch_once (&mac, FALSE, "HMAC");
+  EVP_MAC_CTX *ctx;
+  OSSL_PARAM params[2];
+  size_t out_len = 0;
+  gboolean ok;
+
+  if (m == NULL || (ctx = EVP_MAC_CTX_new (m)) == NULL)
+    return FALSE;
+  params[0] = OSSL_PARAM_construct_utf8_string (OSSL_MAC_PARAM_DIGEST, (char *) "SHA256", 0);
+  params[1] = OSSL_PARAM_construct_end ();
+  ok = EVP_MAC_init (ctx, key, key_len, params) == 1 &&
+       EVP_MAC_update (ctx, data, len) == 1 &&
+       EVP_MAC_final (ctx, out, &out_len, 32) == 1 && out_len == 32;
+  EVP_MAC_CTX_free (ctx);
+  return ok;
+}
+
+static gboolean
+openssl_hkdf_sha256 (const guint8 *ikm,
+                     gsize         ikm_len,
+                     const guint8 *salt,
+                     gsize         salt_len,
+                     const guint8 *info,
+                     gsize         info_len,
+                     guint8       *out,
+                     gsize         out_len)
+{
+  static gpointer kdf;
+  EVP_KDF *k = fetch_once (&kdf, TRUE, "HKDF");
+  EVP_KDF_CTX *ctx;
+  OSSL_PARAM params[5];
+  gboolean ok;
+
+  if (k == NULL || (ctx = EVP_KDF_CTX_new (k)) == NULL)
+    return FALSE;
+  params[0] = OSSL_PARAM_construct_utf8_string (OSSL_KDF_PARAM_DIGEST, (char *) "SHA256", 0);
+  params[1] = OSSL_PARAM_construct_octet_string (OSSL_KDF_PARAM_KEY, (void *) ikm, ikm_len);
+  params[2] = OSSL_PARAM_construct_octet_string (OSSL_KDF_PARAM_SALT, (void *) salt, salt_len);
+  params[3] = OSSL_PARAM_construct_octet_string (OSSL_KDF_PARAM_INFO, (void *) info, info_len);
+  params[4] = OSSL_PARAM_construct_end ();
+  ok = EVP_KDF_derive (ctx, out, out_len, params) == 1;
+  EVP_KDF_CTX_free (ctx);
+  return ok;
+}
+
+static gboolean
+openssl_equal (const guint8 *a,
+               const guint8 *b,
+               gsize         len)
+{
+  return CRYPTO_memcmp (a, b, len) == 0;
+}
+
 static const GossipCryptoBackend backend = {
   GOSSIP_CRYPTO_BACKEND_ABI,
   openssl_gcm_crypt,
   openssl_random_bytes,
   openssl_cleanse,
+  openssl_hmac_sha256,
+  openssl_hkdf_sha256,
+  openssl_equal,
 };
 
 const GossipCryptoBackend *

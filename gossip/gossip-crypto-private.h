@@ -34,6 +34,20 @@ GBytes         *gossip_keyring_open     (GossipKeyring *ring, const guint8 *aad,
  * NULL compares as the empty string. */
 gboolean        gossip_secret_equal     (const char *given, const char *expected);
 
+/* Token authentication (PROTOCOL.md, "Authentication"). */
+#define GOSSIP_MAC_KEY_SIZE 32
+#define GOSSIP_MAC_SIZE     16
+
+/* HKDF-SHA256 of @secret with the salt "scriptling-gossip" and @info as
+ * the context. Loads the crypto module: fails when it is missing. */
+gboolean        gossip_crypto_derive    (const char *secret, const char *info, guint8 *out, gsize out_len,
+                                         GError **error);
+/* HMAC-SHA256 under a GOSSIP_MAC_KEY_SIZE key, truncated to GOSSIP_MAC_SIZE
+ * bytes. Only after a successful gossip_crypto_derive(). */
+gboolean        gossip_crypto_mac       (const guint8 *key, const guint8 *data, gsize len, guint8 *out);
+gboolean        gossip_crypto_equal     (const guint8 *a, const guint8 *b, gsize len);
+void            gossip_crypto_cleanse   (void *p, gsize len);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GossipKeyring, gossip_keyring_unref)
 
 G_END_DECLS

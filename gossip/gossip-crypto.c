@@ -38,9 +38,10 @@ struct _GossipKeyring {
  * $GOSSIP_MODULE_DIR overrides the installed location (uninstalled builds
  * and tests); a failure is not remembered, so a later keyring retries. */
 static const GossipCryptoBackend *
-crypto_backend (GError **error)
+crypto_backend (gboolean for_token, GError **error)
 {
 #ifdef GOSSIP_CRYPTO_BUILTIN
+  (void) for_token;
   (void) error;
   return gossip_crypto_module_backend ();
 #else
@@ -61,10 +62,18 @@ crypto_backend (GError **error)
       path = g_build_filename (dir, "crypto-openssl." G_MODULE_SUFFIX, NULL);
       module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
       if (module == NULL)
-        g_set_error (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_FAILED,
-                     /* Translators: %s is the module's dlopen() error */
-                     _("encryption is unavailable: cannot load libgossip's crypto module: %s"),
-                     g_module_error ());
+        {
+          if (for_token)
+            g_set_error (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_FAILED,
+                         /* Translators: %s is the module's dlopen() error */
+                         _("bearer-token authentication is unavailable: cannot load libgossip's crypto module: %s"),
+                         g_module_error ());
+          else
+            g_set_error (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_FAILED,
+                         /* Translators: %s is the module's dlopen() error */
+                         _("encryption is unavailable: cannot load libgossip's crypto module: %s"),
+                         g_module_error ());
+        }
       else if (!g_module_symbol (module, GOSSIP_CRYPTO_BACKEND_SYMBOL, &symbol) ||
                ((const GossipCryptoBackend *(*) (void)) symbol) ()->abi != GOSSIP_CRYPTO_BACKEND_ABI)
         {
@@ -90,7 +99,7 @@ crypto_backend (GError **error)
 static const GossipCryptoBackend *
 loaded_backend (void)
 {
-  const GossipCryptoBackend *b = crypto_backend (NULL);
+  const GossipCryptoBackend *b = crypto_backend (FALSE, NULL);
 
   g_assert (b != NULL);
   return b;
@@ -142,7 +151,7 @@ gossip_keyring_new (const guint8 *primary, gsize primary_len, GError **error)
   /* A wrong length is the caller's mistake and reported as such, even
    * where the crypto module is missing. */
   if (!gossip_key_check_length (primary_len, "encryption_key", error) ||
-      crypto_backend (error) == NULL)
+      crypto_backend (FALSE, error) == NULL)
     return NULL;
   key = gossip_key_new (primary, primary_len, "encryption_key", error);
   if (key == NULL)
@@ -346,4 +355,60 @@ gossip_secret_equal (const char *given,
   for (gsize i = 0; i < expected_len; i++)
     diff |= (guint8) (given[i] ^ expected[i]);
   return diff == 0;
+}
+
+#define DERIVE_SALT "scriptling-gossip"
+
+gboolean
+gossip_crypto_derive (const char *secret,
+                      const char *info,
+                      guint8     *out,
+                      gsize       out_len,
+                      GError    **error)
+{
+  const GossipCryptoBackend *b;
+
+  g_return_val_if_fail (secret != NULL && info != NULL && out != NULL, FALSE);
+
+  b = crypto_backend (TRUE, error);
+  if (b == NULL)
+    return FALSE;
+  if (!b->hkdf_sha256 ((const guint8 *) secret, strlen (secret),
+                       (const guint8 *) DERIVE_SALT, strlen (DERIVE_SALT),
+                       (const guint8 *) info, strlen (info), out, out_len))
+    {
+      g_set_error_literal (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_FAILED,
+                           _("key derivation failed (OpenSSL error)"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+gossip_crypto_mac (const guint8 *key,
+                   const guint8 *data,
+                   gsize         len,
+                   guint8       *out)
+{
+  guint8 full[32];
+  gboolean ok;
+
+  ok = loaded_backend ()->hmac_sha256 (key, GOSSIP_MAC_KEY_SIZE, data, len, full);
+  memcpy (out, full, GOSSIP_MAC_SIZE);
+  return ok;
+}
+
+gboolean
+gossip_crypto_equal (const guint8 *a,
+                     const guint8 *b,
+                     gsize         len)
+{
+  return loaded_backend ()->equal (a, b, len);
+}
+
+void
+gossip_crypto_cleanse (void  *p,
+                       gsize  len)
+{
+  loaded_backend ()->cleanse (p, len);
 }

@@ -99,6 +99,8 @@ GQuark gossip_wire_error_quark (void);
  * @GOSSIP_WIRE_ERROR_DECRYPT: authentication failed or no key matched
  * @GOSSIP_WIRE_ERROR_NOT_ENCRYPTED: plaintext input while a key is required
  * @GOSSIP_WIRE_ERROR_DECOMPRESS: corrupt compressed data
+ * @GOSSIP_WIRE_ERROR_UNAUTHENTICATED: no valid bearer-token MAC, or a MAC
+ *   where no bearer token is configured
  *
  * Error codes of %GOSSIP_WIRE_ERROR.
  */
@@ -110,6 +112,7 @@ typedef enum {
   GOSSIP_WIRE_ERROR_DECRYPT,
   GOSSIP_WIRE_ERROR_NOT_ENCRYPTED,
   GOSSIP_WIRE_ERROR_DECOMPRESS,
+  GOSSIP_WIRE_ERROR_UNAUTHENTICATED,
 } GossipWireError;
 
 G_END_DECLS

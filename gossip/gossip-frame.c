@@ -2,15 +2,22 @@
  *
  * Layout (gossip/PROTOCOL.md, "Frame"):
  *
- *   u8 version | u8 flags | rest
+ *   u8 version | u8 flags | [sender block] | rest | [mac]
  *
- * rest is the inner body, or nonce || AES-GCM(inner body) || tag with the
- * two header bytes as AAD when flags has ENCRYPTED. The inner body is the
- * packet, or u32 length || snappy block when flags has COMPRESSED.
+ * The sender block (flags has SENDER) is the sealer's node id, epoch,
+ * sequence number and wall-clock ms. rest is the inner body, or
+ * nonce || AES-GCM(inner body) || tag with the header and sender block as
+ * AAD when flags has ENCRYPTED. The inner body is the packet, or
+ * u32 length || snappy block when flags has COMPRESSED. mac (flags has
+ * SIGNED) is HMAC-SHA256 of everything before it, truncated to 16 bytes,
+ * under a key derived from the bearer token.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "config.h"
+
+#include <stdatomic.h>
+#include <string.h>
 
 #include <glib/gi18n-lib.h>
 
@@ -27,6 +34,14 @@ struct _GossipCodec {
   GossipKeyring  *keyring;            /* owned, may be NULL */
   gboolean        compress;
   gsize           compress_min_size;
+  gboolean        has_mac;
+  guint8          mac_key[GOSSIP_MAC_KEY_SIZE];
+  gboolean        has_sender;
+  guint8          sender_id[16];
+  guint64         epoch;
+  atomic_uint_fast64_t seq;
+  GossipCodecWallFunc wall;
+  gpointer        wall_data;
 };
 
 GossipCodec *
@@ -58,6 +73,8 @@ gossip_codec_unref (GossipCodec *codec)
   if (g_atomic_ref_count_dec (&codec->ref_count))
     {
       g_clear_pointer (&codec->keyring, gossip_keyring_unref);
+      if (codec->has_mac)
+        gossip_crypto_cleanse (codec->mac_key, sizeof codec->mac_key);
       g_free (codec);
     }
 }
@@ -68,6 +85,50 @@ gossip_codec_is_encrypted (GossipCodec *codec)
   g_return_val_if_fail (codec != NULL, FALSE);
 
   return codec->keyring != NULL;
+}
+
+gboolean
+gossip_codec_set_token (GossipCodec *codec,
+                        const char  *token,
+                        GError     **error)
+{
+  g_return_val_if_fail (codec != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (token == NULL || *token == '\0')
+    {
+      codec->has_mac = FALSE;
+      return TRUE;
+    }
+  if (!gossip_crypto_derive (token, "frame-mac v2", codec->mac_key, sizeof codec->mac_key, error))
+    return FALSE;
+  codec->has_mac = TRUE;
+  return TRUE;
+}
+
+gboolean
+gossip_codec_is_authenticated (GossipCodec *codec)
+{
+  g_return_val_if_fail (codec != NULL, FALSE);
+
+  return codec->has_mac || codec->keyring != NULL;
+}
+
+void
+gossip_codec_set_sender (GossipCodec         *codec,
+                         const guint8        *id,
+                         guint64              epoch,
+                         GossipCodecWallFunc  wall,
+                         gpointer             wall_data)
+{
+  g_return_if_fail (codec != NULL && id != NULL && wall != NULL);
+
+  codec->has_sender = TRUE;
+  memcpy (codec->sender_id, id, sizeof codec->sender_id);
+  codec->epoch = epoch;
+  atomic_init (&codec->seq, 0);
+  codec->wall = wall;
+  codec->wall_data = wall_data;
 }
 
 /* Returns the compressed inner body (u32 length || snappy block), or NULL
@@ -107,7 +168,8 @@ gossip_codec_seal (GossipCodec *codec, const guint8 *body, gsize len, GError **e
   g_autoptr(GByteArray) frame = NULL;
   const guint8 *inner_data;
   gsize inner_len;
-  guint8 header[FRAME_HEADER_SIZE];
+  guint8 header[FRAME_HEADER_SIZE + GOSSIP_FRAME_SENDER_SIZE];
+  gsize header_len = FRAME_HEADER_SIZE;
 
   g_return_val_if_fail (codec != NULL, NULL);
   g_return_val_if_fail (body != NULL || len == 0, NULL);
@@ -136,21 +198,49 @@ gossip_codec_seal (GossipCodec *codec, const guint8 *body, gsize len, GError **e
 
   if (codec->keyring != NULL)
     header[1] |= GOSSIP_FRAME_FLAG_ENCRYPTED;
+  if (codec->has_mac)
+    header[1] |= GOSSIP_FRAME_FLAG_SIGNED;
+  if (codec->has_sender)
+    {
+      guint64 fields[3];
 
-  frame = g_byte_array_sized_new ((guint) (FRAME_HEADER_SIZE + inner_len +
-                                           GOSSIP_GCM_NONCE_SIZE + GOSSIP_GCM_TAG_SIZE));
-  g_byte_array_append (frame, header, FRAME_HEADER_SIZE);
+      header[1] |= GOSSIP_FRAME_FLAG_SENDER;
+      fields[0] = GUINT64_TO_BE (codec->epoch);
+      fields[1] = GUINT64_TO_BE ((guint64) atomic_fetch_add (&codec->seq, 1) + 1);
+      fields[2] = GUINT64_TO_BE ((guint64) codec->wall (codec->wall_data));
+      memcpy (header + header_len, codec->sender_id, 16);
+      memcpy (header + header_len + 16, fields, sizeof fields);
+      header_len += GOSSIP_FRAME_SENDER_SIZE;
+    }
+
+  frame = g_byte_array_sized_new ((guint) (header_len + inner_len + GOSSIP_GCM_NONCE_SIZE +
+                                           GOSSIP_GCM_TAG_SIZE + GOSSIP_MAC_SIZE));
+  g_byte_array_append (frame, header, (guint) header_len);
 
   if (codec->keyring != NULL)
     {
-      /* The header is the AAD: flipping a flag bit breaks the tag. */
-      if (!gossip_keyring_seal (codec->keyring, header, FRAME_HEADER_SIZE,
+      /* The header and sender block are the AAD: flipping a flag bit or
+       * claiming another sender breaks the tag. */
+      if (!gossip_keyring_seal (codec->keyring, header, header_len,
                                 inner_data, inner_len, frame, error))
         return NULL;
     }
   else if (inner_len > 0)
     {
       g_byte_array_append (frame, inner_data, (guint) inner_len);
+    }
+
+  if (codec->has_mac)
+    {
+      guint8 mac[GOSSIP_MAC_SIZE];
+
+      if (!gossip_crypto_mac (codec->mac_key, frame->data, frame->len, mac))
+        {
+          g_set_error_literal (error, GOSSIP_CLUSTER_ERROR, GOSSIP_CLUSTER_ERROR_FAILED,
+                               _("authentication failed (OpenSSL error)"));
+          return NULL;
+        }
+      g_byte_array_append (frame, mac, GOSSIP_MAC_SIZE);
     }
 
   /* Encryption overhead can push a body just under the limit over it. */
@@ -227,9 +317,21 @@ gossip_codec_open (GossipCodec *codec, const guint8 *frame, gsize len, GError **
 GBytes *
 gossip_codec_open_max (GossipCodec *codec, const guint8 *frame, gsize len, gsize max_body, GError **error)
 {
+  return gossip_codec_open_full (codec, frame, len, max_body, NULL, error);
+}
+
+GBytes *
+gossip_codec_open_full (GossipCodec       *codec,
+                        const guint8      *frame,
+                        gsize              len,
+                        gsize              max_body,
+                        GossipFrameSender *sender,
+                        GError           **error)
+{
   g_autoptr(GBytes) plain = NULL;
   const guint8 *inner;
   gsize inner_len;
+  gsize header_len = FRAME_HEADER_SIZE;
   guint8 version, flags;
 
   g_return_val_if_fail (codec != NULL, NULL);
@@ -270,6 +372,56 @@ gossip_codec_open_max (GossipCodec *codec, const guint8 *frame, gsize len, gsize
       return NULL;
     }
 
+  if (sender != NULL)
+    memset (sender, 0, sizeof *sender);
+  if ((flags & GOSSIP_FRAME_FLAG_SENDER) != 0)
+    {
+      if (len < FRAME_HEADER_SIZE + GOSSIP_FRAME_SENDER_SIZE)
+        {
+          g_set_error (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_TRUNCATED,
+                       _("frame is truncated (%lu bytes, at least %d needed)"),
+                       (unsigned long) len, FRAME_HEADER_SIZE + GOSSIP_FRAME_SENDER_SIZE);
+          return NULL;
+        }
+      header_len += GOSSIP_FRAME_SENDER_SIZE;
+    }
+
+  /* The MAC first: nothing else about an unauthenticated frame is looked
+   * at, and a node without the token refuses signed frames rather than
+   * take part in a cluster it cannot authenticate. */
+  if ((flags & GOSSIP_FRAME_FLAG_SIGNED) != 0 && !codec->has_mac)
+    {
+      g_set_error_literal (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_UNAUTHENTICATED,
+                           _("frame is signed with a bearer token but none is configured"));
+      return NULL;
+    }
+  if (codec->has_mac)
+    {
+      guint8 mac[GOSSIP_MAC_SIZE];
+
+      if ((flags & GOSSIP_FRAME_FLAG_SIGNED) == 0)
+        {
+          g_set_error_literal (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_UNAUTHENTICATED,
+                               _("frame is not signed but a bearer token is required"));
+          return NULL;
+        }
+      if (len < header_len + GOSSIP_MAC_SIZE)
+        {
+          g_set_error (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_TRUNCATED,
+                       _("frame is truncated (%lu bytes, at least %d needed)"),
+                       (unsigned long) len, (int) (header_len + GOSSIP_MAC_SIZE));
+          return NULL;
+        }
+      len -= GOSSIP_MAC_SIZE;
+      if (!gossip_crypto_mac (codec->mac_key, frame, len, mac) ||
+          !gossip_crypto_equal (mac, frame + len, GOSSIP_MAC_SIZE))
+        {
+          g_set_error_literal (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_UNAUTHENTICATED,
+                               _("frame has no valid bearer-token MAC"));
+          return NULL;
+        }
+    }
+
   if ((flags & GOSSIP_FRAME_FLAG_ENCRYPTED) != 0)
     {
       if (codec->keyring == NULL)
@@ -279,8 +431,8 @@ gossip_codec_open_max (GossipCodec *codec, const guint8 *frame, gsize len, gsize
           return NULL;
         }
 
-      plain = gossip_keyring_open (codec->keyring, frame, FRAME_HEADER_SIZE,
-                                   frame + FRAME_HEADER_SIZE, len - FRAME_HEADER_SIZE,
+      plain = gossip_keyring_open (codec->keyring, frame, header_len,
+                                   frame + header_len, len - header_len,
                                    error);
       if (plain == NULL)
         return NULL;
@@ -297,8 +449,21 @@ gossip_codec_open_max (GossipCodec *codec, const guint8 *frame, gsize len, gsize
           return NULL;
         }
 
-      inner = frame + FRAME_HEADER_SIZE;
-      inner_len = len - FRAME_HEADER_SIZE;
+      inner = frame + header_len;
+      inner_len = len - header_len;
+    }
+
+  if (sender != NULL && (flags & GOSSIP_FRAME_FLAG_SENDER) != 0)
+    {
+      guint64 fields[3];
+
+      sender->present = TRUE;
+      sender->authenticated = codec->has_mac || codec->keyring != NULL;
+      memcpy (sender->id, frame + FRAME_HEADER_SIZE, 16);
+      memcpy (fields, frame + FRAME_HEADER_SIZE + 16, sizeof fields);
+      sender->epoch = GUINT64_FROM_BE (fields[0]);
+      sender->seq = GUINT64_FROM_BE (fields[1]);
+      sender->wall_ms = (gint64) GUINT64_FROM_BE (fields[2]);
     }
 
   if ((flags & GOSSIP_FRAME_FLAG_COMPRESSED) != 0)

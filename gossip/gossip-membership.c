@@ -760,41 +760,10 @@ static GBytes *
 open_reply (GossipCluster    *self,
             GBytes           *reply,
             GossipPacketKind  expected,
-            GossipReader     *r)
+            GossipReader     *r,
+            GossipOpenResult *result)
 {
-  g_autoptr(GError) error = NULL;
-  GBytes *body;
-  guint8 kind = 0, hflags = 0;
-  g_autofree char *token = NULL;
-
-  body = gossip_codec_open (self->codec, g_bytes_get_data (reply, NULL), g_bytes_get_size (reply), &error);
-  if (body == NULL)
-    {
-      /* Counted as on_frame_received() does: only key trouble is a rejection. */
-      if (g_error_matches (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_DECRYPT) ||
-          g_error_matches (error, GOSSIP_WIRE_ERROR, GOSSIP_WIRE_ERROR_NOT_ENCRYPTED))
-        self->stats.frames_rejected++;
-      else
-        self->stats.frames_dropped++;
-      return NULL;
-    }
-  gossip_reader_init (r, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
-  if (!gossip_reader_get_u8 (r, &kind) || kind != expected || !gossip_reader_get_u8 (r, &hflags) ||
-      (hflags & ~GOSSIP_HEADER_FLAG_TOKEN) ||
-      ((hflags & GOSSIP_HEADER_FLAG_TOKEN) && !gossip_reader_get_string (r, 4096, &token)))
-    {
-      self->stats.frames_dropped++;
-      g_bytes_unref (body);
-      return NULL;
-    }
-  /* The responder must prove it knows the token too. */
-  if (self->config->bearer_token[0] != '\0' && !gossip_secret_equal (token, self->config->bearer_token))
-    {
-      self->stats.auth_rejected++;
-      g_bytes_unref (body);
-      return NULL;
-    }
-  return body;
+  return _gossip_cluster_open (self, reply, TRUE, expected, r, NULL, NULL, result);
 }
 
 static void
@@ -813,11 +782,18 @@ join_done (GBytes       *reply,
       else if (reply != NULL)
         {
           GossipReader r;
-          g_autoptr(GBytes) body = open_reply (self, reply, GOSSIP_PACKET_JOIN_REPLY, &r);
+          GossipOpenResult result;
+          g_autoptr(GBytes) body = open_reply (self, reply, GOSSIP_PACKET_JOIN_REPLY, &r, &result);
           guint8 status = 0;
           g_autofree char *reason = NULL;
 
-          if (body == NULL)
+          if (body == NULL && result == GOSSIP_OPEN_PEER_REFUSED)
+            {
+              self->stats.auth_rejected++;
+              g_message ("join %s refused: authentication failed (the bearer token or encryption key differs)",
+                         ja->address);
+            }
+          else if (body == NULL)
             g_message ("join %s failed: the peer's reply could not be authenticated (wrong key or token?)",
                        ja->address);
           else if (!gossip_reader_get_u8 (&r, &status) || !gossip_reader_get_string (&r, 4096, &reason))
@@ -944,7 +920,7 @@ push_pull_done (GBytes       *reply,
   if (error == NULL && reply != NULL && self->lifecycle == GOSSIP_LIFECYCLE_RUNNING)
     {
       GossipReader r;
-      g_autoptr(GBytes) body = open_reply (self, reply, GOSSIP_PACKET_PUSH_PULL, &r);
+      g_autoptr(GBytes) body = open_reply (self, reply, GOSSIP_PACKET_PUSH_PULL, &r, NULL);
       const guint8 *sender = NULL;
 
       if (body != NULL && (!gossip_reader_get_raw (&r, GOSSIP_UUID_SIZE, &sender) || !merge_state (self, &r)))

@@ -341,7 +341,7 @@ build_reply_frame (GossipCluster     *self,
   gossip_writer_put_u8 (&w, status);
   gossip_writer_put_string (&w, reason ? reason : "");
   gossip_writer_put_blob (&w, data, len);
-  frame = gossip_codec_seal (self->codec, w.data->data, w.data->len, NULL);
+  frame = _gossip_cluster_seal (self, &w);
   gossip_writer_clear (&w);
   return frame;
 }
@@ -990,20 +990,15 @@ request_reply_cb (GBytes       *reply,
   else
     {
       GossipReader r;
-      g_autoptr(GBytes) body = gossip_codec_open (self->codec, g_bytes_get_data (reply, NULL),
-                                                  g_bytes_get_size (reply), NULL);
-      guint8 kind = 0, hflags = 0, status = 0;
+      g_autoptr(GBytes) body = _gossip_cluster_open (self, reply, TRUE, GOSSIP_PACKET_REPLY, &r,
+                                                     NULL, NULL, NULL);
+      guint8 status = 0;
       guint64 msg_id = 0;
-      g_autofree char *token = NULL, *reason = NULL;
+      g_autofree char *reason = NULL;
       const guint8 *pl = NULL;
       gsize pl_len = 0;
 
-      if (body != NULL)
-        gossip_reader_init (&r, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
-      if (body == NULL || !gossip_reader_get_u8 (&r, &kind) || kind != GOSSIP_PACKET_REPLY ||
-          !gossip_reader_get_u8 (&r, &hflags) ||
-          ((hflags & GOSSIP_HEADER_FLAG_TOKEN) && !gossip_reader_get_string (&r, 4096, &token)) ||
-          !gossip_reader_get_u64 (&r, &msg_id) || msg_id != rc->msg_id ||
+      if (body == NULL || !gossip_reader_get_u64 (&r, &msg_id) || msg_id != rc->msg_id ||
           !gossip_reader_get_u8 (&r, &status) || !gossip_reader_get_string (&r, 4096, &reason) ||
           !gossip_reader_get_blob (&r, GOSSIP_MAX_FRAME_SIZE, &pl, &pl_len))
         {

@@ -15,6 +15,7 @@
 #include "gossip-leader-election.h"
 #include "gossip-config-private.h"
 #include "gossip-frame-private.h"
+#include "gossip-replay-private.h"
 #include "gossip-uuid-private.h"
 #include "gossip-buffer-private.h"
 
@@ -70,8 +71,8 @@ GossipMessage *_gossip_message_new (guint16 type, GossipNode *sender, GVariant *
 
 #define GOSSIP_PROTOCOL_VERSION 1
 
-/* Every body starts with [u8 kind][u8 header flags][string token if flagged]. */
-#define GOSSIP_HEADER_FLAG_TOKEN 0x01
+/* Every body starts with [u8 kind][u8 header flags]; no header flag is
+ * defined (the bearer token of version 1 is now a frame MAC). */
 
 typedef enum {
   GOSSIP_PACKET_PING      = 1,
@@ -202,6 +203,7 @@ struct _GossipCluster
   GossipTransport  *transport;
   gboolean          own_transport;
   GossipCodec      *codec;
+  GossipReplayWindow *replay;         /* engine thread only */
   GRand            *rand;
 
   guint8            local_uuid[GOSSIP_UUID_SIZE];
@@ -278,6 +280,17 @@ guint     _gossip_cluster_timer         (GossipCluster *self, gint64 delay_us, G
 void      _gossip_cluster_send_body     (GossipCluster *self, const char *address, GossipWriter *body, gboolean reliable);
 void      _gossip_cluster_begin_body    (GossipCluster *self, GossipWriter *w, GossipPacketKind kind, gboolean stream);
 GBytes   *_gossip_cluster_seal          (GossipCluster *self, GossipWriter *body);
+/* The one way in for a received frame (PROTOCOL.md, "Authentication"). */
+typedef enum {
+  GOSSIP_OPEN_OK,
+  GOSSIP_OPEN_DROPPED,                /* malformed, oversized, unexpected kind */
+  GOSSIP_OPEN_UNAUTHENTICATED,        /* wrong key or token, none where one is needed */
+  GOSSIP_OPEN_REPLAYED,               /* stale stamp or seen before */
+  GOSSIP_OPEN_PEER_REFUSED,           /* the peer's "authentication failed" notice */
+} GossipOpenResult;
+GBytes   *_gossip_cluster_open          (GossipCluster *self, GBytes *frame, gboolean reliable, guint8 expected,
+                                         GossipReader *r, guint8 *kind, GossipFrameSender *sender,
+                                         GossipOpenResult *result);
 gint64    _gossip_cluster_jitter        (GossipCluster *self, gint64 period, guint divisor);
 gboolean  _gossip_cluster_check_running (GossipCluster *self, gboolean allow_new, GError **error);
 

@@ -409,25 +409,18 @@ stream_ping_done (GBytes       *reply,
   if (error == NULL && reply != NULL && self->lifecycle == GOSSIP_LIFECYCLE_RUNNING &&
       (p = probe_lookup (self, ref->seq)) != NULL)
     {
-      g_autoptr(GBytes) body = gossip_codec_open (self->codec, g_bytes_get_data (reply, NULL),
-                                                  g_bytes_get_size (reply), NULL);
       GossipReader r;
-      guint8 kind = 0, hflags = 0;
+      g_autoptr(GBytes) body = _gossip_cluster_open (self, reply, TRUE, GOSSIP_PACKET_ACK, &r,
+                                                     NULL, NULL, NULL);
 
-      if (body != NULL)
+      guint32 seq = 0;
+      const guint8 *sender = NULL;
+
+      if (body != NULL && gossip_reader_get_u32 (&r, &seq) &&
+          gossip_reader_get_raw (&r, GOSSIP_UUID_SIZE, &sender))
         {
-          gossip_reader_init (&r, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
-          if (gossip_reader_get_u8 (&r, &kind) && kind == GOSSIP_PACKET_ACK &&
-              gossip_reader_get_u8 (&r, &hflags) && hflags == 0)
-            {
-              guint32 seq = 0;
-              const guint8 *sender = NULL;
-              if (gossip_reader_get_u32 (&r, &seq) && gossip_reader_get_raw (&r, GOSSIP_UUID_SIZE, &sender))
-                {
-                  g_autoptr(GPtrArray) news = _gossip_membership_read_updates (self, &r, NULL);
-                  probe_acked (self, p);
-                }
-            }
+          g_autoptr(GPtrArray) news = _gossip_membership_read_updates (self, &r, NULL);
+          probe_acked (self, p);
         }
       _gossip_cluster_flush_events (self);
     }

@@ -31,6 +31,8 @@ struct _SimTransport
   GHashTable      *deaf_streams;     /* id -> DeafStream* */
   guint64          next_id;
   guint64          dropped;
+  SimTapFunc       tap;
+  gpointer         tap_data;
 };
 
 static void sim_transport_iface_init (GossipTransportInterface *iface);
@@ -48,6 +50,8 @@ inner_receive (GossipTransport      *inner,
 {
   SimTransport *self = user_data;
 
+  if (self->tap != NULL)
+    self->tap (frame, reliable, from, self->tap_data);
   if (self->deaf)
     {
       /* Never answered: the requester times out, as a TCP connect into a
@@ -262,6 +266,15 @@ sim_transport_set_deaf (SimTransport *self,
   self->deaf = deaf;
   if (!deaf)
     g_ptr_array_set_size (self->held_replies, 0);
+}
+
+void
+sim_transport_set_tap (SimTransport *self,
+                       SimTapFunc    tap,
+                       gpointer      user_data)
+{
+  self->tap = tap;
+  self->tap_data = user_data;
 }
 
 guint64

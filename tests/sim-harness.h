@@ -29,6 +29,10 @@ GossipTransport *sim_transport_new      (GossipTransport *inner, GossipClock *cl
 GossipTransport *sim_transport_get_inner (SimTransport *self);
 void             sim_transport_set_deaf (SimTransport *self, gboolean deaf);
 guint64          sim_transport_get_dropped (SimTransport *self);
+/* Sees every frame the node receives, before it is handled (attack tests
+ * capture frames with it). */
+typedef void   (*SimTapFunc)             (GBytes *frame, gboolean reliable, const char *from, gpointer user_data);
+void             sim_transport_set_tap   (SimTransport *self, SimTapFunc tap, gpointer user_data);
 
 typedef struct _SimHarness SimHarness;
 

@@ -781,15 +781,17 @@ test_compress_threshold (void)
         first_min = MIN (first_min, sent);
       if (len > min + 6)
         last_min = MIN (last_min, sent);
-      if (crossing == 0 && len >= min - 86 && sent < first_min / 2)
+      if (crossing == 0 && len >= min - 86 && sent < first_min * 3 / 5)
         crossing = len;
     }
   g_assert_cmpuint (inbox_count (&inbox), ==, 113);
-  /* The smaller payloads went plain, the larger ones compressed. */
+  /* The smaller payloads went plain, the larger ones compressed (to well
+   * under 3/5: the frame header and its 40-byte sender block do not
+   * compress). */
   g_test_message ("payload of %" G_GSIZE_FORMAT " bytes: first compressed frame; "
                   "plain frames >= %" G_GUINT64_FORMAT " bytes, compressed ones >= %" G_GUINT64_FORMAT,
                   crossing, first_min, last_min);
-  g_assert_cmpuint (last_min, <, first_min / 2);
+  g_assert_cmpuint (last_min, <, first_min * 3 / 5);
   g_assert_cmpuint (stats_of (nodes[1]).frames_dropped, ==, 0);
 
   stop_node (nodes[0]);

@@ -6,8 +6,11 @@
  * decryption (the decompressor), and must decode exactly like the same
  * frame sent in the clear. A datagram's open (body limited to
  * GOSSIP_MAX_DATAGRAM_BODY) must agree with the stream's wherever the body
- * fits, and refuse it as too large where it does not. Finally the input is
- * used as a body and must survive seal + open with compression on.
+ * fits, and refuse it as too large where it does not. Likewise an input
+ * with the SIGNED flag is given a valid bearer-token MAC: it must open
+ * with the token exactly as it opens in the clear without the flag.
+ * Finally the input is used as a body and must survive seal + open with
+ * compression on, with a key and with a token (and a sender block).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -23,6 +26,17 @@ static GossipCodec *frame_plain;
 static GossipCodec *frame_keyed;
 static GossipCodec *frame_squeeze;
 static GossipCodec *frame_keyed_squeeze;
+static GossipCodec *frame_token;
+static GossipCodec *frame_token_squeeze;
+static guint8 frame_mac_key[GOSSIP_MAC_KEY_SIZE];
+
+#define FUZZ_TOKEN "fuzzing token"
+
+static gint64
+fuzz_wall (gpointer data)
+{
+  return 1700000000000;
+}
 
 static void
 frame_init (void)
@@ -35,6 +49,12 @@ frame_init (void)
   frame_keyed = gossip_codec_new (frame_ring, FALSE, 0);
   frame_squeeze = gossip_codec_new (NULL, TRUE, 16);
   frame_keyed_squeeze = gossip_codec_new (frame_ring, TRUE, 16);
+  frame_token = gossip_codec_new (NULL, FALSE, 0);
+  FUZZ_CHECK (gossip_codec_set_token (frame_token, FUZZ_TOKEN, NULL));
+  frame_token_squeeze = gossip_codec_new (NULL, TRUE, 16);
+  FUZZ_CHECK (gossip_codec_set_token (frame_token_squeeze, FUZZ_TOKEN, NULL));
+  gossip_codec_set_sender (frame_token_squeeze, (const guint8 *) "0123456789abcdef", 7, fuzz_wall, NULL);
+  FUZZ_CHECK (gossip_crypto_derive (FUZZ_TOKEN, "frame-mac v2", frame_mac_key, sizeof frame_mac_key, NULL));
 }
 
 static GBytes *
@@ -100,8 +120,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_autoptr(GBytes) via_key = NULL;
       g_autoptr(GBytes) via_clear = NULL;
 
-      g_byte_array_append (sealed, data, 2);
-      FUZZ_CHECK (gossip_keyring_seal (frame_ring, data, 2, data + 2, size - 2, sealed, NULL));
+      /* The AAD is the header and, when flagged, the sender block. */
+      gsize aad = (data[1] & GOSSIP_FRAME_FLAG_SENDER) != 0 ? 2 + GOSSIP_FRAME_SENDER_SIZE : 2;
+
+      aad = MIN (aad, size);
+      g_byte_array_append (sealed, data, (guint) aad);
+      FUZZ_CHECK (gossip_keyring_seal (frame_ring, data, aad, data + aad, size - aad, sealed, NULL));
       via_key = frame_open (frame_keyed, sealed->data, sealed->len);
 
       clear[1] &= (guint8) ~GOSSIP_FRAME_FLAG_ENCRYPTED;
@@ -112,10 +136,35 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         FUZZ_CHECK (g_bytes_equal (via_key, via_clear));
     }
 
+  if (size >= 2 && size <= GOSSIP_MAX_FRAME_SIZE - GOSSIP_MAC_SIZE &&
+      (data[1] & GOSSIP_FRAME_FLAG_SIGNED) != 0)
+    {
+      g_autofree guint8 *signed_frame = g_malloc (size + GOSSIP_MAC_SIZE);
+      g_autofree guint8 *clear = g_memdup2 (data, size);
+      g_autoptr(GBytes) via_token = NULL;
+      g_autoptr(GBytes) via_clear = NULL;
+
+      memcpy (signed_frame, data, size);
+      FUZZ_CHECK (gossip_crypto_mac (frame_mac_key, data, size, signed_frame + size));
+      via_token = frame_open (frame_token, signed_frame, size + GOSSIP_MAC_SIZE);
+      clear[1] &= (guint8) ~GOSSIP_FRAME_FLAG_SIGNED;
+      via_clear = frame_open (frame_plain, clear, size);
+      FUZZ_CHECK ((via_token == NULL) == (via_clear == NULL));
+      if (via_token != NULL)
+        FUZZ_CHECK (g_bytes_equal (via_token, via_clear));
+    }
+
+  /* Random bytes never carry a valid MAC. */
+  {
+    g_autoptr(GBytes) forged = frame_open (frame_token, data, size);
+    FUZZ_CHECK (forged == NULL);
+  }
+
   if (size <= 64 * 1024)
     {
       frame_round_trip (frame_squeeze, data, size);
       frame_round_trip (frame_keyed_squeeze, data, size);
+      frame_round_trip (frame_token_squeeze, data, size);
     }
 
   return 0;
