@@ -533,6 +533,7 @@ on_frame_received (GossipTransport      *transport,
   g_autoptr(GBytes) body = NULL;
   GossipReader r;
   GossipOpenResult result;
+  GossipInbound inbound = { from, { 0 }, NULL, FALSE };
   guint8 kind = 0;
 
   if (self->lifecycle != GOSSIP_LIFECYCLE_RUNNING)
@@ -542,7 +543,7 @@ on_frame_received (GossipTransport      *transport,
   self->stats.frames_received++;
   self->stats.bytes_received += g_bytes_get_size (frame);
 
-  body = _gossip_cluster_open (self, frame, reliable, 0, &r, &kind, NULL, &result);
+  body = _gossip_cluster_open (self, frame, reliable, 0, &r, &kind, &inbound.sender, &result);
   if (body == NULL)
     {
       /* A request that fails authentication (a joiner with the wrong
@@ -556,6 +557,30 @@ on_frame_received (GossipTransport      *transport,
       g_debug ("dropped frame from %s", from);
       goto out;
     }
+
+  /* Who is it from? A member is a node in our table whose id the sender
+   * block names: proven by the MAC or tag with a key or token, and at the
+   * member's recorded address without. Anyone else is a stranger, who may
+   * only join, ask for state by stream and ping us (PROTOCOL.md,
+   * "Strangers"). */
+  if (inbound.sender.present)
+    {
+      GossipMember *m = _gossip_membership_lookup (self, inbound.sender.id);
+
+      if (m != NULL && !m->is_local &&
+          (inbound.sender.authenticated || _gossip_address_same_host (m->snapshot->address, from)))
+        inbound.member = m;
+    }
+  inbound.trusted = inbound.member != NULL || inbound.sender.authenticated;
+  if (!inbound.trusted &&
+      !(kind == GOSSIP_PACKET_JOIN || kind == GOSSIP_PACKET_PING ||
+        (kind == GOSSIP_PACKET_PUSH_PULL && reliable)))
+    {
+      self->stats.frames_fenced++;
+      g_debug ("refused packet kind %u from a stranger at %s", kind, from);
+      goto out;
+    }
+  self->inbound = &inbound;
 
   switch (kind)
     {
@@ -578,8 +603,65 @@ on_frame_received (GossipTransport      *transport,
     }
 
 out:
+  self->inbound = NULL;
   _gossip_cluster_flush_events (self);
   g_object_unref (self);
+}
+
+gboolean
+_gossip_cluster_inbound_refused (GossipCluster *self,
+                                 const guint8  *claimed)
+{
+  GossipInbound *in = self->inbound;
+
+  /* Not handling a received frame (a test calling a handler directly):
+   * nothing to check against. */
+  if (in == NULL)
+    return FALSE;
+  if (!in->trusted ||
+      (claimed != NULL && in->sender.present && memcmp (claimed, in->sender.id, GOSSIP_UUID_SIZE) != 0))
+    {
+      self->stats.frames_fenced++;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+gboolean
+_gossip_address_same_host (const char *a,
+                           const char *b)
+{
+  g_autofree char *ha = NULL, *hb = NULL;
+  g_autoptr(GInetAddress) ia = NULL, ib = NULL;
+
+  if (a == NULL || b == NULL ||
+      !gossip_address_parse (a, NULL, TRUE, NULL, &ha, NULL, NULL, NULL) ||
+      !gossip_address_parse (b, NULL, TRUE, NULL, &hb, NULL, NULL, NULL) ||
+      ha == NULL || hb == NULL)
+    return FALSE;
+  ia = g_inet_address_new_from_string (ha);
+  ib = g_inet_address_new_from_string (hb);
+  /* A member that advertises a host name is matched by its id alone:
+   * resolving names here would let any sender make us query DNS. */
+  if (ia == NULL || ib == NULL)
+    return TRUE;
+  if (g_inet_address_equal (ia, ib))
+    return TRUE;
+  /* An IPv4 peer seen on a dual-stack socket: ::ffff:a.b.c.d. */
+  {
+    GInetAddress *v6 = g_inet_address_get_family (ia) == G_SOCKET_FAMILY_IPV6 ? ia : ib;
+    GInetAddress *v4 = v6 == ia ? ib : ia;
+
+    if (g_inet_address_get_family (v4) == G_SOCKET_FAMILY_IPV4 &&
+        g_inet_address_get_family (v6) == G_SOCKET_FAMILY_IPV6)
+      {
+        const guint8 *b6 = g_inet_address_to_bytes (v6);
+        static const guint8 prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+        return memcmp (b6, prefix, 12) == 0 && memcmp (b6 + 12, g_inet_address_to_bytes (v4), 4) == 0;
+      }
+  }
+  return FALSE;
 }
 
 /* ------------------------------------------------------------------------ */

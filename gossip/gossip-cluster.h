@@ -129,6 +129,9 @@ gboolean       gossip_cluster_delete_metadata  (GossipCluster *cluster, const ch
  *   token is configured), and joins refused for their app version
  * @frames_replayed: authenticated frames refused by the replay window: stamped
  *   more than 30 s from this node's clock, or seen before
+ * @frames_fenced: frames refused because they came from a stranger (neither a
+ *   member at its recorded address nor authenticated) or named another
+ *   sender than their frame's
  * @messages_delivered: user messages handed to handlers
  * @bytes_sent: frame bytes sent
  * @bytes_received: frame bytes received
@@ -150,6 +153,7 @@ typedef struct {
   guint64 indirect_probes_sent;
   guint   local_health;
   guint64 frames_replayed;
+  guint64 frames_fenced;
 } GossipClusterStats;
 
 void           gossip_cluster_get_stats        (GossipCluster *cluster, GossipClusterStats *stats);

@@ -282,6 +282,8 @@ _gossip_dissemination_handle_gossip (GossipCluster *self,
 
   if (!gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender) || !gossip_reader_get_u8 (r, &ttl))
     goto bad;
+  if (_gossip_cluster_inbound_refused (self, sender))
+    return;
   news = _gossip_membership_read_updates (self, r, &stale);
   if (news == NULL)
     goto bad;

@@ -458,6 +458,24 @@ apply_update (GossipCluster      *self,
   return FALSE;
 }
 
+gboolean
+_gossip_membership_skip_updates (GossipReader *r)
+{
+  guint16 count = 0;
+
+  if (!gossip_reader_get_u16 (r, &count) || count > GOSSIP_MAX_PIGGYBACK_UPDATES)
+    return FALSE;
+  for (guint i = 0; i < count; i++)
+    {
+      GossipUpdate u;
+
+      if (!_gossip_update_read (r, &u))
+        return FALSE;
+      _gossip_update_clear (&u);
+    }
+  return TRUE;
+}
+
 /* Reads "u16 count + updates", applies them and returns the encodings of
  * those that were news (for relaying), or NULL on malformed input.
  * @stale_about_us (optional) tells whether the sender still suspects us,
@@ -563,6 +581,12 @@ merge_record (GossipCluster *self,
     {
       if (u->address == NULL || *u->address == '\0')
         return;
+      /* A dead or departed node we never knew (or have reaped) is not taken
+       * in, as memberlist does: tombstones passed back and forth would
+       * otherwise be re-created with a fresh clock at every exchange and
+       * never be reaped, and fake ids would fill the table. */
+      if (rec->state == GOSSIP_NODE_DEAD || rec->state == GOSSIP_NODE_LEAVING)
+        return;
       if (rec->state == GOSSIP_NODE_SUSPECT)
         {
           /* No accuser on record: the sender of the state stands in. */
@@ -570,7 +594,7 @@ merge_record (GossipCluster *self,
           _gossip_suspicion_start (self, m, u->from);
         }
       else
-        member_new (self, u, rec->state);
+        member_new (self, u, GOSSIP_NODE_ALIVE);
       return;
     }
 
@@ -615,11 +639,31 @@ merge_record (GossipCluster *self,
     }
 }
 
-/* Reads "u32 count + records" and merges them. FALSE on malformed input
+/* Whether a stranger's own record may be taken in: a new id, or one whose
+ * member is gone (dead or left, a restart elsewhere). A live member's id
+ * claimed from another address is a hijack. */
+static gboolean
+may_introduce (GossipCluster      *self,
+               const GossipUpdate *u)
+{
+  GossipMember *m = _gossip_membership_lookup (self, u->id);
+
+  if (m == NULL)
+    return TRUE;
+  if (m->is_local)
+    return FALSE;
+  if (m->state == GOSSIP_NODE_DEAD || m->state == GOSSIP_NODE_LEAVING)
+    return TRUE;
+  return g_strcmp0 (m->snapshot->address, u->address) == 0;
+}
+
+/* Reads "u32 count + records" and merges them, or with @only just the
+ * record of that id, if may_introduce() allows it. FALSE on malformed input
  * (records before the fault are merged: each is valid on its own). */
 static gboolean
-merge_state (GossipCluster *self,
-             GossipReader  *r)
+merge_state_only (GossipCluster *self,
+                  GossipReader  *r,
+                  const guint8  *only)
 {
   guint32 count = 0;
 
@@ -630,10 +674,19 @@ merge_state (GossipCluster *self,
       GossipRecord rec;
       if (!read_record (r, &rec))
         return FALSE;
-      merge_record (self, &rec);
+      if (only == NULL || (memcmp (rec.alive.id, only, GOSSIP_UUID_SIZE) == 0 &&
+                           may_introduce (self, &rec.alive)))
+        merge_record (self, &rec);
       _gossip_update_clear (&rec.alive);
     }
   return TRUE;
+}
+
+static gboolean
+merge_state (GossipCluster *self,
+             GossipReader  *r)
+{
+  return merge_state_only (self, r, NULL);
 }
 
 void
@@ -697,6 +750,28 @@ handle_join (GossipCluster        *self,
     {
       _gossip_update_clear (&rec.alive);
       _gossip_membership_reject_join (self, reply, "unable to join self");
+      return;
+    }
+  /* A joiner introduces itself, and cannot take over a live member's id
+   * from another address unless it proves to be that node (key or token). */
+  if (self->inbound != NULL && self->inbound->sender.present &&
+      memcmp (self->inbound->sender.id, rec.alive.id, GOSSIP_UUID_SIZE) != 0)
+    {
+      self->stats.frames_fenced++;
+      _gossip_update_clear (&rec.alive);
+      _gossip_membership_reject_join (self, reply, "the record is not the joiner's own");
+      return;
+    }
+  if (!may_introduce (self, &rec.alive) &&
+      !(self->inbound != NULL && self->inbound->sender.authenticated))
+    {
+      GossipMember *m = _gossip_membership_lookup (self, rec.alive.id);
+      g_autofree char *reason = g_strdup_printf ("node id %s is in use by a live member at %s",
+                                                 m->snapshot->id, m->snapshot->address);
+
+      self->stats.frames_fenced++;
+      _gossip_update_clear (&rec.alive);
+      _gossip_membership_reject_join (self, reply, reason);
       return;
     }
   merge_record (self, &rec);
@@ -893,8 +968,25 @@ handle_push_pull (GossipCluster        *self,
   const guint8 *sender = NULL;
   GossipWriter w;
   g_autoptr(GBytes) frame = NULL;
+  gboolean stranger;
 
-  if (!gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender) || !merge_state (self, r))
+  if (!gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender))
+    {
+      self->stats.frames_dropped++;
+      return;
+    }
+  /* A stranger (a node we reaped, one that joined through another seed)
+   * may exchange state by stream, but only its own record is taken: what
+   * it says of others is not its to say. */
+  stranger = self->inbound != NULL && !self->inbound->trusted;
+  if (stranger && reply == NULL)
+    {
+      self->stats.frames_fenced++;
+      return;
+    }
+  if (!stranger && _gossip_cluster_inbound_refused (self, sender))
+    return;
+  if (!merge_state_only (self, r, stranger ? sender : NULL))
     {
       self->stats.frames_dropped++;
       return;

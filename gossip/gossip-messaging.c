@@ -485,6 +485,15 @@ handle_user (GossipCluster        *self,
 
   if (memcmp (p.origin, self->local_uuid, GOSSIP_UUID_SIZE) == 0)
     return;   /* our own broadcast came back */
+  /* Only a broadcast is relayed, so only a broadcast may come from another
+   * node than its origin, and then only from a member's relay: a direct
+   * message in another node's name is a forgery. */
+  if (_gossip_cluster_inbound_refused (self, (p.flags & GOSSIP_USER_FLAG_BROADCAST) ? NULL : p.origin))
+    {
+      if (want_reply)
+        reply_status (self, reply, p.msg_id, GOSSIP_REPLY_REJECTED, "sender is not the origin");
+      return;
+    }
   if (!history_record (self, p.origin, p.msg_id))
     return;
   if ((p.flags & GOSSIP_USER_FLAG_TARGET) && memcmp (p.target, self->local_uuid, GOSSIP_UUID_SIZE) != 0)

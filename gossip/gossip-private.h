@@ -174,6 +174,14 @@ typedef struct {
   guint16          is_local;          /* boolean */
 } GossipMember;
 
+/* The frame being handled (PROTOCOL.md, "Strangers"). */
+typedef struct {
+  const char        *from;            /* source address as the transport saw it */
+  GossipFrameSender  sender;          /* its sender block */
+  GossipMember      *member;          /* the known node it is from, or NULL */
+  gboolean           trusted;         /* from a member, or authenticated by key or token */
+} GossipInbound;
+
 typedef struct {
   guint            id;
   guint16          type;
@@ -204,6 +212,7 @@ struct _GossipCluster
   gboolean          own_transport;
   GossipCodec      *codec;
   GossipReplayWindow *replay;         /* engine thread only */
+  GossipInbound    *inbound;          /* engine thread, while a received frame is handled */
   GRand            *rand;
 
   guint8            local_uuid[GOSSIP_UUID_SIZE];
@@ -325,6 +334,15 @@ guint     _gossip_membership_count_alive_suspect (GossipCluster *self);
 void      _gossip_membership_live_swap  (GossipCluster *self, guint i, guint j);
 void      _gossip_membership_set_state  (GossipCluster *self, GossipMember *m, GossipNodeState state);
 GPtrArray*_gossip_membership_read_updates (GossipCluster *self, GossipReader *r, gboolean *stale_about_us);
+/* Validates updates without applying them (what a stranger piggybacks). */
+gboolean  _gossip_membership_skip_updates (GossipReader *r);
+/* Whether the frame being handled is from a stranger (not trusted); when
+ * @claimed is given, also refuses (and counts) a frame whose sender block
+ * names another node than the packet's own sender field. */
+gboolean  _gossip_cluster_inbound_refused (GossipCluster *self, const guint8 *claimed);
+/* Same host in two "host:port" (or URL) addresses; a host name matches
+ * anything (it is not resolved). */
+gboolean  _gossip_address_same_host     (const char *a, const char *b);
 
 /* gossip-dissemination.c */
 #define GOSSIP_MAX_PIGGYBACK_UPDATES 1024

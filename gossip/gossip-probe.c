@@ -705,12 +705,39 @@ _gossip_probe_handle_ping (GossipCluster        *self,
   g_autofree char *addr = NULL;
   g_autoptr(GPtrArray) news = NULL;
   gboolean stale = FALSE;
+  GossipInbound *in = self->inbound;
+  gboolean stranger = in != NULL && !in->trusted;
 
   if (!gossip_reader_get_u32 (r, &seq) ||
       !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &target) ||
       !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender) ||
-      !gossip_reader_get_string (r, 1024, &addr) ||
-      (news = _gossip_membership_read_updates (self, r, &stale)) == NULL)
+      !gossip_reader_get_string (r, 1024, &addr))
+    {
+      self->stats.frames_dropped++;
+      return;
+    }
+  /* A stranger's ping is answered (a joiner needs that), but what it
+   * piggybacks is not applied, and the ack goes nowhere but back to the
+   * stranger's own host: a ping cannot be reflected at a third party. */
+  if (stranger)
+    {
+      if (!_gossip_membership_skip_updates (r))
+        {
+          self->stats.frames_dropped++;
+          return;
+        }
+      if (!_gossip_membership_is_local (self, target) ||
+          (reply == NULL && !_gossip_address_same_host (addr, in->from)))
+        {
+          self->stats.frames_fenced++;
+          return;
+        }
+      send_ack (self, seq, addr, reply);
+      return;
+    }
+  if (_gossip_cluster_inbound_refused (self, sender))
+    return;
+  if ((news = _gossip_membership_read_updates (self, r, &stale)) == NULL)
     {
       self->stats.frames_dropped++;
       return;
@@ -775,14 +802,40 @@ _gossip_probe_handle_ping_req (GossipCluster *self,
   g_autofree char *target_addr = NULL, *requester_addr = NULL;
   g_autoptr(GPtrArray) news = NULL;
   GossipProbe *p;
-  GossipMember *tm;
+  GossipMember *tm, *rm;
 
   if (!gossip_reader_get_u32 (r, &seq) ||
       !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &target) ||
       !gossip_reader_get_string (r, 1024, &target_addr) ||
       !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &requester) ||
-      !gossip_reader_get_string (r, 1024, &requester_addr) ||
-      (news = _gossip_membership_read_updates (self, r, NULL)) == NULL)
+      !gossip_reader_get_string (r, 1024, &requester_addr))
+    {
+      self->stats.frames_dropped++;
+      return;
+    }
+  /* Malformed first, then the fence (the updates are read twice). */
+  {
+    GossipReader check = *r;
+
+    if (!_gossip_membership_skip_updates (&check))
+      {
+        self->stats.frames_dropped++;
+        return;
+      }
+  }
+  /* Only a member asks for itself, and only about a member we know: we
+   * ping the target and answer the requester at the addresses in our
+   * table, never at ones the packet names (no reflection, no DNS). */
+  if (_gossip_cluster_inbound_refused (self, requester))
+    return;
+  tm = _gossip_membership_lookup (self, target);
+  rm = _gossip_membership_lookup (self, requester);
+  if (tm == NULL || tm->is_local || rm == NULL || rm->is_local)
+    {
+      self->stats.frames_fenced++;
+      return;
+    }
+  if ((news = _gossip_membership_read_updates (self, r, NULL)) == NULL)
     {
       self->stats.frames_dropped++;
       return;
@@ -793,7 +846,7 @@ _gossip_probe_handle_ping_req (GossipCluster *self,
   p->seq = ++self->next_seq;
   memcpy (p->target, target, GOSSIP_UUID_SIZE);
   p->origin_seq = seq;
-  p->origin_addr = g_strdup (requester_addr);
+  p->origin_addr = g_strdup (rm->snapshot->address);
   g_hash_table_insert (self->probes, GUINT_TO_POINTER (p->seq), p);
   /* The asker waits 2/3 of its deadline for the indirect round; our nack
    * has to reach it before that ends, or a healthy asker takes the lost
@@ -801,22 +854,7 @@ _gossip_probe_handle_ping_req (GossipCluster *self,
   p->relay_timer = gossip_clock_add_timeout (self->clock, probe_deadline (self) / 2,
                                              relay_timeout, probe_ref (self, p->seq), g_free);
 
-  tm = _gossip_membership_lookup (self, target);
-  if (tm != NULL)
-    send_ping (self, p->seq, tm, target_addr, FALSE, NULL, NULL);
-  else
-    {
-      /* Unknown to us: ping by address, addressed to the id we were given. */
-      GossipWriter w;
-      _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_PING, FALSE);
-      gossip_writer_put_u32 (&w, p->seq);
-      gossip_writer_put_raw (&w, target, GOSSIP_UUID_SIZE);
-      gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
-      gossip_writer_put_string (&w, self->local->snapshot->address);
-      gossip_writer_put_u16 (&w, 0);
-      _gossip_cluster_send_body (self, target_addr, &w, FALSE);
-      gossip_writer_clear (&w);
-    }
+  send_ping (self, p->seq, tm, tm->snapshot->address, FALSE, NULL, NULL);
 }
 
 void
@@ -832,6 +870,8 @@ _gossip_probe_handle_nack (GossipCluster *self,
       self->stats.frames_dropped++;
       return;
     }
+  if (_gossip_cluster_inbound_refused (self, sender))
+    return;
   _gossip_probe_heard (self, sender);
   p = probe_lookup (self, seq);
   if (p != NULL && p->kind == PROBE_DIRECT)

@@ -559,6 +559,42 @@ sim_node (SimHarness *sim,
   return g_ptr_array_index (sim->nodes, index);
 }
 
+gint64
+sim_wall_ms (gpointer data)
+{
+  SimHarness *sim = data;
+
+  return gossip_clock_now (GOSSIP_CLOCK (sim->clock)) / 1000;
+}
+
+GossipCodec *
+sim_codec_as (SimHarness *sim,
+              guint       index,
+              const char *token)
+{
+  GossipCodec *codec = gossip_codec_new (NULL, FALSE, 0);
+  guint8 id[GOSSIP_UUID_SIZE];
+
+  g_assert_true (gossip_uuid_parse (sim_node (sim, index)->id, id));
+  if (token != NULL)
+    g_assert_true (gossip_codec_set_token (codec, token, NULL));
+  gossip_codec_set_sender (codec, id, 0x5117, sim_wall_ms, sim);
+  return codec;
+}
+
+void
+sim_deliver_from (SimHarness           *sim,
+                  guint                 to,
+                  guint                 from,
+                  GBytes               *frame,
+                  gboolean              reliable,
+                  GossipTransportReply *reply)
+{
+  gossip_transport_deliver (GOSSIP_TRANSPORT (sim_node (sim, to)->transport), frame, reliable,
+                            sim_node (sim, from)->address, reply);
+  sim_iterate (sim);
+}
+
 guint
 sim_n_nodes (SimHarness *sim)
 {

@@ -124,6 +124,17 @@ void          sim_heal              (SimHarness *sim);
 
 /* Views */
 /* @observer's state of @subject, or -1 when unknown */
+/* Attack and garbage tests: a codec that seals frames as node @index
+ * would (its id in the sender block, the virtual clock's stamp, @token if
+ * not NULL), and delivery of a frame as if it came from node @from's
+ * address. */
+struct _GossipCodec *sim_codec_as (SimHarness *sim, guint index, const char *token);
+/* The nodes' wall clock in ms (the virtual clock), for sender blocks;
+ * @sim is the harness. */
+gint64        sim_wall_ms           (gpointer sim);
+void          sim_deliver_from      (SimHarness *sim, guint to, guint from, GBytes *frame, gboolean reliable,
+                                     GossipTransportReply *reply);
+
 gint          sim_state             (SimHarness *sim, guint observer, guint subject);
 guint32       sim_incarnation       (SimHarness *sim, guint observer, guint subject);
 /* Every running node sees every running node alive, and nothing else alive. */

@@ -291,11 +291,10 @@ fake_member_body (const guint8 *sender, const guint8 *fake_id)
   return gossip_writer_steal_bytes (&w);
 }
 
-/* The cluster's wall clock on virtual time is the virtual clock. */
 static gint64
 sim_wall (gpointer data)
 {
-  return gossip_clock_now (GOSSIP_CLOCK (sim_get_clock (data))) / 1000;
+  return sim_wall_ms (data);
 }
 
 static gint64

@@ -1467,7 +1467,20 @@ reply_sink_func (GBytes *frame, gpointer user_data)
     s->sent++;
 }
 
-/* Delivers @frame to node @index as if from the network. */
+/* Delivers @frame to node @index as if from member @from. */
+static void
+inject_from (SimHarness *sim, guint index, guint from, GBytes *frame, gboolean reliable, ReplySink *sink)
+{
+  GossipTransportReply *reply = NULL;
+
+  if (sink != NULL)
+    reply = gossip_transport_reply_new (reply_sink_func, sink, NULL);
+  sim_deliver_from (sim, index, from, frame, reliable, reply);
+  if (reply != NULL)
+    gossip_transport_reply_unref (reply);
+}
+
+/* Delivers @frame to node @index as if from the network (a stranger). */
 static void
 inject (SimHarness *sim, guint index, GBytes *frame, gboolean reliable, ReplySink *sink)
 {
@@ -1637,8 +1650,11 @@ typedef struct {
   gboolean    stream;      /* deliver over a stream with a reply handle */
 } PacketSpec;
 
+/* @sender: the node the packet claims to be from (sender, requester,
+ * origin, the joiner's record); members' packets are only taken from
+ * themselves. */
 static GBytes *
-build_packet (const PacketSpec *spec, const guint8 *target_uuid)
+build_packet (const PacketSpec *spec, const guint8 *target_uuid, const guint8 *sender)
 {
   GossipWriter w;
   guint8 payload[] = { 'h', 'i', 0, 's' };
@@ -1651,54 +1667,54 @@ build_packet (const PacketSpec *spec, const guint8 *target_uuid)
     case GOSSIP_PACKET_PING:
       gossip_writer_put_u32 (&w, 77);
       gossip_writer_put_raw (&w, target_uuid, GOSSIP_UUID_SIZE);
-      gossip_writer_put_raw (&w, fake_a, GOSSIP_UUID_SIZE);
+      gossip_writer_put_raw (&w, sender, GOSSIP_UUID_SIZE);
       gossip_writer_put_string (&w, "10.250.0.1:7946");
       put_updates (&w);
       break;
     case GOSSIP_PACKET_ACK:
       gossip_writer_put_u32 (&w, 77);
-      gossip_writer_put_raw (&w, fake_a, GOSSIP_UUID_SIZE);
+      gossip_writer_put_raw (&w, sender, GOSSIP_UUID_SIZE);
       put_updates (&w);
       break;
     case GOSSIP_PACKET_PING_REQ:
       gossip_writer_put_u32 (&w, 77);
       gossip_writer_put_raw (&w, fake_b, GOSSIP_UUID_SIZE);
       gossip_writer_put_string (&w, "10.250.0.2:7946");
-      gossip_writer_put_raw (&w, fake_a, GOSSIP_UUID_SIZE);
+      gossip_writer_put_raw (&w, sender, GOSSIP_UUID_SIZE);
       gossip_writer_put_string (&w, "10.250.0.1:7946");
       put_updates (&w);
       break;
     case GOSSIP_PACKET_NACK:
       gossip_writer_put_u32 (&w, 77);
-      gossip_writer_put_raw (&w, fake_a, GOSSIP_UUID_SIZE);
+      gossip_writer_put_raw (&w, sender, GOSSIP_UUID_SIZE);
       break;
     case GOSSIP_PACKET_GOSSIP:
-      gossip_writer_put_raw (&w, fake_a, GOSSIP_UUID_SIZE);
+      gossip_writer_put_raw (&w, sender, GOSSIP_UUID_SIZE);
       gossip_writer_put_u8 (&w, 3);
       put_updates (&w);
       break;
     case GOSSIP_PACKET_JOIN:
       gossip_writer_put_u8 (&w, GOSSIP_PROTOCOL_VERSION);
       gossip_writer_put_string (&w, "");
-      put_record (&w, fake_a);
+      put_record (&w, sender);
       break;
     case GOSSIP_PACKET_JOIN_REPLY:
       gossip_writer_put_u8 (&w, 0);
       gossip_writer_put_string (&w, "");
       gossip_writer_put_u32 (&w, 1);
-      put_record (&w, fake_a);
+      put_record (&w, sender);
       break;
     case GOSSIP_PACKET_PUSH_PULL:
-      gossip_writer_put_raw (&w, fake_a, GOSSIP_UUID_SIZE);
+      gossip_writer_put_raw (&w, sender, GOSSIP_UUID_SIZE);
       gossip_writer_put_u32 (&w, 2);
-      put_record (&w, fake_a);
+      put_record (&w, sender);
       put_record (&w, fake_b);
       break;
     case GOSSIP_PACKET_USER:
       gossip_writer_put_u8 (&w, GOSSIP_USER_FLAG_WANT_REPLY | GOSSIP_USER_FLAG_RELIABLE | GOSSIP_USER_FLAG_TARGET |
                                 GOSSIP_USER_FLAG_TAG | GOSSIP_USER_FLAG_BROADCAST);
       gossip_writer_put_u16 (&w, MSG_TYPE);
-      gossip_writer_put_raw (&w, fake_a, GOSSIP_UUID_SIZE);
+      gossip_writer_put_raw (&w, sender, GOSSIP_UUID_SIZE);
       gossip_writer_put_u64 (&w, 0x1122334455667788ULL);
       gossip_writer_put_u8 (&w, 3);
       gossip_writer_put_u32 (&w, 1000);
@@ -1743,19 +1759,24 @@ test_malformed_packets (void)
   const guint n = 3, target = 1;
   g_autoptr(SimHarness) sim = sim_new (15);
   g_autoptr(GossipConfig) config = sim_config_new ();
-  g_autoptr(GossipCodec) codec = gossip_codec_new (NULL, FALSE, 0);
-  guint8 target_uuid[GOSSIP_UUID_SIZE];
+  g_autoptr(GossipCodec) codec = NULL;
+  guint8 target_uuid[GOSSIP_UUID_SIZE], sender_uuid[GOSSIP_UUID_SIZE];
+  const guint sender = 0;
   guint total = 0;
 
   converge (sim, n, config, SETUP_BOUND);
   g_assert_true (gossip_uuid_parse (sim_node (sim, target)->id, target_uuid));
+  /* From a member, in its name: a stranger's packets would be refused
+   * before most of them is read (test-hostile-fence.c). */
+  g_assert_true (gossip_uuid_parse (sim_node (sim, sender)->id, sender_uuid));
+  codec = sim_codec_as (sim, sender, NULL);
 
   /* Every proper prefix of every packet kind is dropped and counted,
    * inside a well-formed frame, over datagrams and streams. */
   for (guint p = 0; p < G_N_ELEMENTS (packet_specs); p++)
     {
       const PacketSpec *spec = &packet_specs[p];
-      g_autoptr(GBytes) body = build_packet (spec, target_uuid);
+      g_autoptr(GBytes) body = build_packet (spec, target_uuid, sender_uuid);
       gsize len;
       const guint8 *data = g_bytes_get_data (body, &len);
 
@@ -1765,7 +1786,7 @@ test_malformed_packets (void)
           GossipClusterStats before = stats_of (sim, target), after;
           ReplySink sink = { 0 };
 
-          inject (sim, target, frame, spec->stream, spec->stream ? &sink : NULL);
+          inject_from (sim, target, sender, frame, spec->stream, spec->stream ? &sink : NULL);
           after = stats_of (sim, target);
           if (after.frames_dropped != before.frames_dropped + 1)
             g_error ("%s cut at %" G_GSIZE_FORMAT "/%" G_GSIZE_FORMAT ": frames_dropped %+d",
@@ -1783,7 +1804,7 @@ test_malformed_packets (void)
   for (guint p = 0; p < G_N_ELEMENTS (packet_specs); p++)
     {
       const PacketSpec *spec = &packet_specs[p];
-      g_autoptr(GBytes) body = build_packet (spec, target_uuid);
+      g_autoptr(GBytes) body = build_packet (spec, target_uuid, sender_uuid);
       gsize len;
       const guint8 *data = g_bytes_get_data (body, &len);
       g_autofree guint8 *copy = g_memdup2 (data, len);
@@ -1798,7 +1819,7 @@ test_malformed_packets (void)
             copy[pos] = v ? 0xff : 0x00;
             frame = gossip_codec_seal (codec, copy, len, NULL);
             copy[pos] = saved;
-            inject (sim, target, frame, spec->stream, spec->stream ? &sink : NULL);
+            inject_from (sim, target, sender, frame, spec->stream, spec->stream ? &sink : NULL);
             total++;
           }
       sim_advance (sim, 10 * MSEC);
@@ -1875,7 +1896,7 @@ test_bad_join_replies (void)
   converge (sim, n, config, SETUP_BOUND);
   g_assert_true (gossip_uuid_parse (sim_node (sim, target)->id, target_uuid));
   fp.codec = gossip_codec_new (NULL, FALSE, 0);
-  fp.reply_body = build_packet (&spec, target_uuid);
+  fp.reply_body = build_packet (&spec, target_uuid, fake_a);
   len = g_bytes_get_size (fp.reply_body);
   fake = gossip_memory_transport_new (sim_get_network (sim), fake_addr);
   gossip_transport_set_receive_func (fake, fake_peer_receive, &fp, NULL);
@@ -1901,10 +1922,10 @@ test_bad_join_replies (void)
   /* Replies that are not frames at all: dropped (malformed), not counted
    * as failed authentication. */
   {
-    static const guint8 bad_version[] = { 2, 0, GOSSIP_PACKET_JOIN_REPLY, 0, 0, 0 };
-    static const guint8 bad_flags[] = { 1, 0x80, GOSSIP_PACKET_JOIN_REPLY, 0, 0, 0 };
-    static const guint8 short_frame[] = { 1 };
-    static const guint8 bad_snappy[] = { 1, GOSSIP_FRAME_FLAG_COMPRESSED, 0, 0, 0, 9, 0xff, 0xff };
+    static const guint8 bad_version[] = { 1, 0, GOSSIP_PACKET_JOIN_REPLY, 0, 0, 0 };
+    static const guint8 bad_flags[] = { GOSSIP_FRAME_VERSION, 0x80, GOSSIP_PACKET_JOIN_REPLY, 0, 0, 0 };
+    static const guint8 short_frame[] = { GOSSIP_FRAME_VERSION };
+    static const guint8 bad_snappy[] = { GOSSIP_FRAME_VERSION, GOSSIP_FRAME_FLAG_COMPRESSED, 0, 0, 0, 9, 0xff, 0xff };
     const struct { const guint8 *data; gsize len; } raws[] = {
       { bad_version, sizeof bad_version }, { bad_flags, sizeof bad_flags },
       { short_frame, sizeof short_frame }, { bad_snappy, sizeof bad_snappy },
@@ -2068,15 +2089,19 @@ test_bad_request_replies (void)
 static void
 inject_suspect (SimHarness *sim, guint to, const guint8 *subject, guint32 incarnation, const guint8 *from)
 {
-  g_autoptr(GossipCodec) codec = gossip_codec_new (NULL, FALSE, 0);
+  /* Relayed by member 1 (only members' gossip is taken), in its name. */
+  const guint relay = 1;
+  g_autoptr(GossipCodec) codec = sim_codec_as (sim, relay, NULL);
   g_autoptr(GBytes) body = NULL, frame = NULL;
+  guint8 relay_id[GOSSIP_UUID_SIZE];
   GossipWriter w;
   GossipUpdate u = { 0 };
 
+  g_assert_true (gossip_uuid_parse (sim_node (sim, relay)->id, relay_id));
   gossip_writer_init (&w);
   gossip_writer_put_u8 (&w, GOSSIP_PACKET_GOSSIP);
   gossip_writer_put_u8 (&w, 0);
-  gossip_writer_put_raw (&w, fake_a, GOSSIP_UUID_SIZE);
+  gossip_writer_put_raw (&w, relay_id, GOSSIP_UUID_SIZE);
   gossip_writer_put_u8 (&w, 1);
   gossip_writer_put_u16 (&w, 1);
   u.kind = GOSSIP_UPDATE_SUSPECT;
@@ -2086,7 +2111,7 @@ inject_suspect (SimHarness *sim, guint to, const guint8 *subject, guint32 incarn
   _gossip_update_write (&w, &u);
   body = gossip_writer_steal_bytes (&w);
   frame = gossip_codec_seal (codec, g_bytes_get_data (body, NULL), g_bytes_get_size (body), NULL);
-  inject (sim, to, frame, FALSE, NULL);
+  sim_deliver_from (sim, to, relay, frame, FALSE, NULL);
 }
 
 /* Runs one 6-node cluster to a fault of member 4 and returns when the
