@@ -129,6 +129,8 @@ gboolean       gossip_cluster_delete_metadata  (GossipCluster *cluster, const ch
  *   token is configured), and joins refused for their app version
  * @frames_replayed: authenticated frames refused by the replay window: stamped
  *   more than 30 s from this node's clock, or seen before
+ * @updates_refused: membership updates refused for an implausible incarnation
+ *   (more than 2^32 above what this node knows of the member, or of itself)
  * @frames_fenced: frames refused because they came from a stranger (neither a
  *   member at its recorded address nor authenticated) or named another
  *   sender than their frame's
@@ -154,6 +156,7 @@ typedef struct {
   guint   local_health;
   guint64 frames_replayed;
   guint64 frames_fenced;
+  guint64 updates_refused;
 } GossipClusterStats;
 
 void           gossip_cluster_get_stats        (GossipCluster *cluster, GossipClusterStats *stats);

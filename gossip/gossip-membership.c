@@ -348,13 +348,29 @@ member_reap (GossipCluster *self,
 /* Applying updates                                                          */
 /* ------------------------------------------------------------------------ */
 
+/* One more than @inc, saturating (with bounded jumps the end is 2^32
+ * forged steps away; a refutation there still ties, it never wraps). */
+static guint64
+incarnation_next (guint64 inc)
+{
+  return inc == G_MAXUINT64 ? inc : inc + 1;
+}
+
+/* A claim further above what we know than any node gets to by itself. */
+static gboolean
+incarnation_implausible (guint64 known,
+                         guint64 claimed)
+{
+  return claimed > known && claimed - known > GOSSIP_MAX_INCARNATION_JUMP;
+}
+
 static void
 refute (GossipCluster *self,
-        guint32        accused_incarnation)
+        guint64        accused_incarnation)
 {
   if (self->left || self->local == NULL)
     return;
-  self->local->incarnation = MAX (self->local->incarnation, accused_incarnation) + 1;
+  self->local->incarnation = incarnation_next (MAX (self->local->incarnation, accused_incarnation));
   self->local_health = MIN (self->local_health + 1, GOSSIP_MAX_LOCAL_HEALTH);
   _gossip_cluster_publish (self, self->local, NULL);
   _gossip_dissemination_announce_local (self);
@@ -373,6 +389,13 @@ apply_update (GossipCluster      *self,
     {
       if (self->local == NULL)
         return FALSE;
+      /* A forged accusation at a huge incarnation is not outbid: nobody
+       * who knows us believes it either. */
+      if (incarnation_implausible (self->local->incarnation, u->incarnation))
+        {
+          self->stats.updates_refused++;
+          return FALSE;
+        }
       switch (u->kind)
         {
         case GOSSIP_UPDATE_ALIVE:
@@ -392,6 +415,11 @@ apply_update (GossipCluster      *self,
     }
 
   m = _gossip_membership_lookup (self, u->id);
+  if (m != NULL && incarnation_implausible (m->incarnation, u->incarnation))
+    {
+      self->stats.updates_refused++;
+      return FALSE;
+    }
 
   switch (u->kind)
     {
@@ -779,7 +807,8 @@ handle_join (GossipCluster        *self,
     /* A joiner we saw as dead or leaving is back: believe it. */
     GossipMember *m = _gossip_membership_lookup (self, rec.alive.id);
     if (m != NULL && rec.state == GOSSIP_NODE_ALIVE && m->state != GOSSIP_NODE_ALIVE &&
-        m->incarnation <= rec.alive.incarnation)
+        m->incarnation <= rec.alive.incarnation &&
+        !incarnation_implausible (m->incarnation, rec.alive.incarnation))
       {
         m->incarnation = rec.alive.incarnation;
         _gossip_membership_set_state (self, m, GOSSIP_NODE_ALIVE);
@@ -1201,7 +1230,7 @@ _gossip_membership_local_changed (GossipCluster *self)
   g_mutex_unlock (&self->lock);
 
   /* A metadata change is a new incarnation of ourselves: newest wins. */
-  self->local->incarnation++;
+  self->local->incarnation = incarnation_next (self->local->incarnation);
   _gossip_update_from_member (self->local, GOSSIP_UPDATE_ALIVE, NULL, &info);
   info.metadata = md;
   info.meta_version = version;
@@ -1248,7 +1277,7 @@ _gossip_membership_leave (GossipCluster *self,
   self->left = TRUE;
   g_mutex_unlock (&self->lock);
 
-  self->local->incarnation++;
+  self->local->incarnation = incarnation_next (self->local->incarnation);
   _gossip_membership_set_state (self, self->local, GOSSIP_NODE_LEAVING);
   _gossip_dissemination_announce_local (self);
 

@@ -54,7 +54,7 @@ GossipNode *
 _gossip_node_new (const guint8    *uuid,
                   const char      *address,
                   GossipNodeState  state,
-                  guint32          incarnation,
+                  guint64          incarnation,
                   const char      *app_version,
                   GossipStrv      *tags,
                   GHashTable      *metadata,
@@ -161,9 +161,10 @@ gossip_node_get_state (const GossipNode *node)
  *
  * Gets the incarnation number of the node.
  *
- * Returns: the SWIM incarnation number the node last announced.
+ * Returns: the SWIM incarnation number the node last announced (64 bits:
+ *   a refutation always has a higher one to announce)
  */
-guint32
+guint64
 gossip_node_get_incarnation (const GossipNode *node)
 {
   return node->incarnation;

@@ -48,7 +48,7 @@ void             gossip_node_unref             (GossipNode *node);
 const char      *gossip_node_get_id            (const GossipNode *node);
 const char      *gossip_node_get_address       (const GossipNode *node);
 GossipNodeState  gossip_node_get_state         (const GossipNode *node);
-guint32          gossip_node_get_incarnation   (const GossipNode *node);
+guint64          gossip_node_get_incarnation   (const GossipNode *node);
 const char      *gossip_node_get_app_version   (const GossipNode *node);
 const char * const *gossip_node_get_tags       (const GossipNode *node);
 gboolean         gossip_node_has_tag           (const GossipNode *node, const char *tag);

@@ -26,7 +26,7 @@ _gossip_update_write (GossipWriter       *w,
 {
   gossip_writer_put_u8 (w, u->kind);
   gossip_writer_put_raw (w, u->id, GOSSIP_UUID_SIZE);
-  gossip_writer_put_u32 (w, u->incarnation);
+  gossip_writer_put_u64 (w, u->incarnation);
 
   switch (u->kind)
     {
@@ -81,7 +81,7 @@ _gossip_update_read (GossipReader *r,
     return FALSE;
   u->kind = kind;
   memcpy (u->id, raw, GOSSIP_UUID_SIZE);
-  if (!gossip_reader_get_u32 (r, &u->incarnation))
+  if (!gossip_reader_get_u64 (r, &u->incarnation))
     return FALSE;
 
   switch (u->kind)

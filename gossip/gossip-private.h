@@ -38,7 +38,7 @@ struct _GossipNode
 {
   gint             ref_count;
   GossipNodeState  state;
-  guint32          incarnation;
+  guint64          incarnation;
   gboolean         is_local;
   guint64          metadata_version;
   char            *app_version;       /* GRefString */
@@ -49,7 +49,7 @@ struct _GossipNode
 };
 
 GossipNode  *_gossip_node_new      (const guint8 *uuid, const char *address, GossipNodeState state,
-                                    guint32 incarnation, const char *app_version, GossipStrv *tags,
+                                    guint64 incarnation, const char *app_version, GossipStrv *tags,
                                     GHashTable *metadata, guint64 metadata_version, gboolean is_local);
 GossipStrv  *_gossip_strv_new      (const char * const *strv);
 GossipStrv  *_gossip_strv_ref      (GossipStrv *s);
@@ -94,12 +94,18 @@ typedef enum {
   GOSSIP_UPDATE_LEAVE   = 4,
 } GossipUpdateKind;
 
+/* How far an update may raise what we know of a member's incarnation
+ * (PROTOCOL.md, "Updates"): a node adds one per refutation or change, so a
+ * claim 2^32 above what we know is a forgery meant to pin the member (a
+ * DEAD at the maximum could never be refuted). Refused and counted. */
+#define GOSSIP_MAX_INCARNATION_JUMP (G_GUINT64_CONSTANT (1) << 32)
+
 /* One membership update ("alive node X at incarnation N with this address,
  * metadata and tags", "X suspected at N", ...). */
 typedef struct {
   GossipUpdateKind kind;
   guint8      id[GOSSIP_UUID_SIZE];
-  guint32     incarnation;
+  guint64     incarnation;
   guint8      from[GOSSIP_UUID_SIZE];  /* accuser (suspect/dead) */
   /* alive only: */
   char       *address;
@@ -166,7 +172,7 @@ typedef struct {
   GossipNode      *snapshot;          /* replaced under GossipCluster.lock */
   gint64           state_time;        /* clock time of the last state change */
   struct _GossipSuspicion *suspicion; /* while suspect: timer, accusers */
-  guint32          incarnation;
+  guint64          incarnation;
   guint32          heard_ms;          /* clock ms (truncated) of its last packet, 0: never */
   gint             live_index;        /* index in GossipCluster.live, or -1 */
   /* Two halves of one word, so that a member fits a 64-byte allocation. */

@@ -787,7 +787,7 @@ sim_state (SimHarness *sim,
   return node != NULL ? (gint) gossip_node_get_state (node) : -1;
 }
 
-guint32
+guint64
 sim_incarnation (SimHarness *sim,
                  guint       observer,
                  guint       subject)

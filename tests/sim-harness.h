@@ -56,7 +56,7 @@ typedef struct {
   gint            subject;           /* node index, or -1 for an id the harness does not know */
   GossipNodeState old_state;
   GossipNodeState new_state;
-  guint32         incarnation;
+  guint64         incarnation;
 } SimStateEvent;
 
 /* One node-metadata-changed emission. */
@@ -66,7 +66,7 @@ typedef struct {
   gint        subject;
   gboolean    is_local;
   guint64     meta_version;
-  guint32     incarnation;
+  guint64     incarnation;
   GossipNode *node;                  /* the snapshot (owned) */
 } SimMetaEvent;
 
@@ -136,7 +136,7 @@ void          sim_deliver_from      (SimHarness *sim, guint to, guint from, GByt
                                      GossipTransportReply *reply);
 
 gint          sim_state             (SimHarness *sim, guint observer, guint subject);
-guint32       sim_incarnation       (SimHarness *sim, guint observer, guint subject);
+guint64       sim_incarnation       (SimHarness *sim, guint observer, guint subject);
 /* Every running node sees every running node alive, and nothing else alive. */
 gboolean      sim_converged         (SimHarness *sim, gpointer unused);
 

@@ -160,7 +160,7 @@ send_as (Fixture *f, guint to, const char *from_addr, const guint8 *claimed_id, 
 }
 
 static void
-put_alive (GossipWriter *w, const guint8 *id, guint32 incarnation, const char *address, const char *meta_value)
+put_alive (GossipWriter *w, const guint8 *id, guint64 incarnation, const char *address, const char *meta_value)
 {
   GossipUpdate u = { 0 };
   g_autoptr(GHashTable) md = _gossip_metadata_new ();
@@ -179,7 +179,7 @@ put_alive (GossipWriter *w, const guint8 *id, guint32 incarnation, const char *a
 
 /* GOSSIP from @sender: one ALIVE update. */
 static GBytes *
-gossip_body (const guint8 *sender, const guint8 *id, guint32 incarnation, const char *address, const char *meta)
+gossip_body (const guint8 *sender, const guint8 *id, guint64 incarnation, const char *address, const char *meta)
 {
   GossipWriter w;
 
@@ -527,6 +527,100 @@ test_reflection (void)
   fixture_clear (&f);
 }
 
+/* GOSSIP from @sender: DEAD(@id, @incarnation). */
+static GBytes *
+dead_body (const guint8 *sender, const guint8 *id, guint64 incarnation)
+{
+  GossipWriter w;
+  GossipUpdate u = { 0 };
+
+  gossip_writer_init (&w);
+  gossip_writer_put_u8 (&w, GOSSIP_PACKET_GOSSIP);
+  gossip_writer_put_u8 (&w, 0);
+  gossip_writer_put_raw (&w, sender, GOSSIP_UUID_SIZE);
+  gossip_writer_put_u8 (&w, 1);
+  gossip_writer_put_u16 (&w, 1);
+  u.kind = GOSSIP_UPDATE_DEAD;
+  memcpy (u.id, id, GOSSIP_UUID_SIZE);
+  u.incarnation = incarnation;
+  memcpy (u.from, sender, GOSSIP_UUID_SIZE);
+  _gossip_update_write (&w, &u);
+  return gossip_writer_steal_bytes (&w);
+}
+
+typedef struct {
+  Fixture *f;
+  guint    subject;
+  guint64  above;
+} AliveAbove;
+
+static gboolean
+all_see_alive_above (SimHarness *sim, gpointer data)
+{
+  AliveAbove *a = data;
+
+  for (guint i = 0; i < a->f->n; i++)
+    if (sim_state (sim, i, a->subject) != GOSSIP_NODE_ALIVE ||
+        sim_incarnation (sim, i, a->subject) <= a->above)
+      return FALSE;
+  return TRUE;
+}
+
+/* Issue 14: "Incarnation wraps: one DEAD(B, 0xFFFFFFFF) keeps a live B
+ * dead everywhere until reaped". Incarnations are 64-bit, refutation
+ * saturates, and a claim more than 2^32 above what is known is refused. */
+static void
+test_incarnation (void)
+{
+  Fixture f;
+  GossipClusterStats before, after;
+  const guint b = 2, relay = 0, observer = 1;
+  const char *relay_addr;
+  guint64 inc;
+
+  fixture_init (&f, 35);
+  relay_addr = sim_node (f.sim, relay)->address;
+  inc = sim_incarnation (f.sim, observer, b);
+
+  /* The old wrap: DEAD at 0xFFFFFFFF, relayed by a member. It is believed
+   * (within the bound), reaches B, and B refutes above 2^32: alive
+   * everywhere again. */
+  {
+    g_autoptr(GBytes) body = dead_body (f.ids[relay], f.ids[b], G_MAXUINT32);
+    AliveAbove a = { &f, b, G_MAXUINT32 };
+    gint64 t0 = sim_now (f.sim);
+
+    g_assert_null (send_as (&f, observer, relay_addr, f.ids[relay], body, FALSE, FALSE));
+    g_assert_true (sim_run_until (f.sim, all_see_alive_above, &a, 10 * SEC));
+    g_test_message ("DEAD(B, 0xFFFFFFFF): B alive at incarnation %" G_GUINT64_FORMAT " everywhere %.2f s later",
+                    sim_incarnation (f.sim, observer, b), (sim_now (f.sim) - t0) / 1e6);
+    inc = sim_incarnation (f.sim, observer, b);
+  }
+
+  /* Far beyond what B could have reached: refused and counted, at the
+   * observer about B and at B about itself; B is never seen dead. */
+  {
+    g_autoptr(GBytes) far = dead_body (f.ids[relay], f.ids[b], inc + GOSSIP_MAX_INCARNATION_JUMP + 1);
+    g_autoptr(GBytes) top = dead_body (f.ids[relay], f.ids[b], G_MAXUINT64);
+    guint deaths = sim_count_transitions (f.sim, -1, b, GOSSIP_NODE_DEAD, 0);
+    GossipClusterStats b_before = stats_of (&f, b), b_after;
+
+    before = stats_of (&f, observer);
+    g_assert_null (send_as (&f, observer, relay_addr, f.ids[relay], far, FALSE, FALSE));
+    g_assert_null (send_as (&f, observer, relay_addr, f.ids[relay], top, FALSE, FALSE));
+    g_assert_null (send_as (&f, b, relay_addr, f.ids[relay], top, FALSE, FALSE));
+    after = stats_of (&f, observer);
+    b_after = stats_of (&f, b);
+    g_assert_cmpuint (after.updates_refused - before.updates_refused, ==, 2);
+    g_assert_cmpuint (b_after.updates_refused - b_before.updates_refused, ==, 1);
+    sim_advance (f.sim, 5 * SEC);
+    g_assert_cmpuint (sim_count_transitions (f.sim, -1, b, GOSSIP_NODE_DEAD, 0), ==, deaths);
+    g_assert_cmpuint (sim_incarnation (f.sim, b, b), ==, inc);
+  }
+  g_assert_true (sim_converged (f.sim, NULL));
+  fixture_clear (&f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -536,6 +630,7 @@ main (int argc, char **argv)
   g_test_add_func ("/hostile/fence/hijack", test_hijack);
   g_test_add_func ("/hostile/fence/forged-user", test_forged_user);
   g_test_add_func ("/hostile/fence/reflection", test_reflection);
+  g_test_add_func ("/hostile/fence/incarnation", test_incarnation);
 
   return g_test_run ();
 }

@@ -282,7 +282,7 @@ dump_states (World *w, gint64 since)
     {
       SimStateEvent *ev = &g_array_index (events, SimStateEvent, i);
       if (ev->time >= since)
-        g_test_message ("%.3f: %u sees %d %s -> %s (incarnation %u)", secs (ev->time), ev->observer, ev->subject,
+        g_test_message ("%.3f: %u sees %d %s -> %s (incarnation %" G_GUINT64_FORMAT ")", secs (ev->time), ev->observer, ev->subject,
                         gossip_node_state_to_string (ev->old_state), gossip_node_state_to_string (ev->new_state),
                         ev->incarnation);
     }

@@ -70,7 +70,7 @@ dump_events (SimHarness *sim, gint64 since, gint subject)
     {
       SimStateEvent *ev = &g_array_index (events, SimStateEvent, i);
       if (ev->time >= since && (subject < 0 || ev->subject == subject))
-        g_test_message ("%.6f: %u sees %d %s -> %s (incarnation %u)", secs (ev->time), ev->observer, ev->subject,
+        g_test_message ("%.6f: %u sees %d %s -> %s (incarnation %" G_GUINT64_FORMAT ")", secs (ev->time), ev->observer, ev->subject,
                         gossip_node_state_to_string (ev->old_state),
                         gossip_node_state_to_string (ev->new_state), ev->incarnation);
     }
@@ -399,7 +399,7 @@ test_failure_detection (void)
 
 typedef struct {
   guint   subject;
-  guint32 above;
+  guint64 above;
 } AliveAbove;
 
 static gboolean
@@ -426,7 +426,7 @@ test_refute (void)
   g_autoptr(GossipConfig) config = sim_config_new ();
   gint64 hci = config_us (config, "health_check_interval");
   gint64 t_heal, t_part, took;
-  guint32 inc0;
+  guint64 inc0;
   AllSee suspected = { x, GOSSIP_NODE_SUSPECT, -1 };
   AliveAbove refuted;
   g_autoptr(GossipNode) local = NULL;
@@ -461,7 +461,7 @@ test_refute (void)
 
   local = gossip_cluster_get_local_node (sim_node (sim, x)->cluster);
   g_test_message ("isolated for %.2f s; refuted everywhere %.2f s after the heal "
-                  "(incarnation %u -> %u); %u suspicion events of it",
+                  "(incarnation %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT "); %u suspicion events of it",
                   secs (t_heal - t_part), secs (took), inc0, gossip_node_get_incarnation (local),
                   sim_count_transitions (sim, -1, x, GOSSIP_NODE_SUSPECT, 0));
   g_assert_cmpuint (gossip_node_get_incarnation (local), >, inc0);
@@ -911,7 +911,7 @@ test_partition (void)
       for (guint o = 0; o < n; o++)
         for (guint x = 0; x < n; x++)
           if (sim_state (sim, o, x) != GOSSIP_NODE_ALIVE)
-            g_test_message ("%u sees %u as %d, incarnation %u", o, x, sim_state (sim, o, x),
+            g_test_message ("%u sees %u as %d, incarnation %" G_GUINT64_FORMAT, o, x, sim_state (sim, o, x),
                             sim_incarnation (sim, o, x));
       dump_events (sim, t_heal - 5 * SEC, -1);
     }
@@ -2087,7 +2087,7 @@ test_bad_request_replies (void)
  * accuser shortens the timeout, down to max(dead_node_timeout / 4, 2 probe
  * periods) with k = indirect_checks confirmations. */
 static void
-inject_suspect (SimHarness *sim, guint to, const guint8 *subject, guint32 incarnation, const guint8 *from)
+inject_suspect (SimHarness *sim, guint to, const guint8 *subject, guint64 incarnation, const guint8 *from)
 {
   /* Relayed by member 1 (only members' gossip is taken), in its name. */
   const guint relay = 1;
