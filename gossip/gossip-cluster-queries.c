@@ -15,6 +15,7 @@
 #include "gossip-error.h"
 #include "gossip-http-transport.h"
 #include "gossip-private.h"
+#include "gossip-transport-private.h"
 
 /* ------------------------------------------------------------------------ */
 /* Queries                                                                   */
@@ -351,6 +352,7 @@ gossip_cluster_get_stats (GossipCluster      *cluster,
    * engine sees the frame. */
   if (GOSSIP_IS_HTTP_TRANSPORT (cluster->transport))
     stats->auth_rejected += gossip_http_transport_get_auth_rejected (GOSSIP_HTTP_TRANSPORT (cluster->transport));
+  _gossip_transport_get_refusals (cluster->transport, &stats->streams_refused, &stats->lookups_refused);
 }
 
 /* ------------------------------------------------------------------------ */

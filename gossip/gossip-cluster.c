@@ -25,6 +25,7 @@
 #include "gossip-http-transport.h"
 #include "gossip-address-private.h"
 #include "gossip-crypto-private.h"
+#include "gossip-transport-private.h"
 #include "gossip-private.h"
 
 /**
@@ -939,6 +940,17 @@ gossip_cluster_new_full (const GossipConfig *config,
           gossip_http_transport_set_bearer_token (GOSSIP_HTTP_TRANSPORT (self->transport), bearer);
         }
     }
+
+  {
+    GossipTransportLimits limits = {
+      (guint) self->config->max_incoming_streams,
+      (guint) self->config->max_incoming_streams_per_peer,
+      (guint) self->config->max_pending_lookups,
+      self->config->stream_read_timeout,
+    };
+
+    _gossip_transport_set_limits (self->transport, &limits);
+  }
 
   /* Randomness only steers peer selection and jitter; seeding from the node
    * id keeps simulations with fixed ids reproducible. */

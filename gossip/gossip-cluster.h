@@ -131,6 +131,14 @@ gboolean       gossip_cluster_delete_metadata  (GossipCluster *cluster, const ch
  *   more than 30 s from this node's clock, or seen before
  * @updates_refused: membership updates refused for an implausible incarnation
  *   (more than 2^32 above what this node knows of the member, or of itself)
+ * @members_refused: newcomers not taken in because the table holds max_members
+ * @broadcasts_dropped: queued updates dropped unsent: the queue exceeded
+ *   max_broadcast_bytes, or one update was too large to piggyback
+ * @dedup_evicted: message ids forgotten early because max_dedup_entries were held
+ * @probes_refused: indirect probes not run because max_probes were in flight
+ * @lookups_refused: sends dropped because max_pending_lookups DNS lookups were in flight
+ * @streams_refused: incoming connections closed at once: max_incoming_streams in
+ *   total or max_incoming_streams_per_peer from the host were open
  * @frames_fenced: frames refused because they came from a stranger (neither a
  *   member at its recorded address nor authenticated) or named another
  *   sender than their frame's
@@ -157,6 +165,12 @@ typedef struct {
   guint64 frames_replayed;
   guint64 frames_fenced;
   guint64 updates_refused;
+  guint64 members_refused;
+  guint64 broadcasts_dropped;
+  guint64 dedup_evicted;
+  guint64 probes_refused;
+  guint64 lookups_refused;
+  guint64 streams_refused;
 } GossipClusterStats;
 
 void           gossip_cluster_get_stats        (GossipCluster *cluster, GossipClusterStats *stats);

@@ -44,6 +44,16 @@ struct _GossipConfig
   gint64    indirect_checks;          /* 3: members asked to probe indirectly */
   gint64    request_timeout;          /* 5s: default send_request deadline */
   gint64    udp_max_packet_size;      /* 1400: larger frames go by stream */
+  /* Bounds (PROTOCOL.md, "Limits"): */
+  gint64    max_members;              /* 100000 */
+  gint64    max_broadcast_bytes;      /* 4 MiB of queued updates */
+  gint64    max_dedup_entries;        /* 65536 */
+  gint64    max_probes;               /* 1024 */
+  gint64    max_pending_lookups;      /* 64 */
+  gint64    max_incoming_streams;     /* 512 */
+  gint64    max_incoming_streams_per_peer; /* 32, once half of the above are open */
+  gint64    stream_read_timeout;      /* 10s */
+  gint64    state_page_max_bytes;     /* 256 KiB */
 };
 
 /* Parameter table access, for generated front ends (CLI options, script

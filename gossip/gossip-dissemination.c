@@ -71,6 +71,17 @@ retransmit_limit (GossipCluster *self)
   return _gossip_membership_ttl (self) + 1;
 }
 
+static void
+broadcast_remove (GossipCluster *self,
+                  GList         *link)
+{
+  GossipBroadcast *b = link->data;
+
+  self->broadcast_bytes -= g_bytes_get_size (b->encoded);
+  _gossip_broadcast_free (b);
+  g_queue_delete_link (&self->broadcasts, link);
+}
+
 /* Queues an encoded update for piggybacking; it replaces any older queued
  * update about the same node. */
 void
@@ -87,15 +98,29 @@ _gossip_dissemination_queue (GossipCluster *self,
       b = l->data;
       if (memcmp (b->id, id, GOSSIP_UUID_SIZE) == 0)
         {
-          _gossip_broadcast_free (b);
-          g_queue_delete_link (&self->broadcasts, l);
+          broadcast_remove (self, l);
         }
+    }
+  /* One that can never fit a datagram's piggyback budget would stay queued
+   * for ever: it has been sent by itself already (the fan-out goes by
+   * stream when large) and state exchanges carry it too. */
+  if (g_bytes_get_size (encoded) > GOSSIP_PIGGYBACK_BUDGET)
+    {
+      self->stats.broadcasts_dropped++;
+      return;
     }
   b = g_new0 (GossipBroadcast, 1);
   memcpy (b->id, id, GOSSIP_UUID_SIZE);
   b->encoded = g_bytes_ref (encoded);
   b->transmits = 0;
   g_queue_push_tail (&self->broadcasts, b);
+  self->broadcast_bytes += g_bytes_get_size (encoded);
+  /* Over the bound: the oldest go first (they have had the most sends). */
+  while (self->broadcast_bytes > (gsize) self->config->max_broadcast_bytes && self->broadcasts.head != NULL)
+    {
+      broadcast_remove (self, self->broadcasts.head);
+      self->stats.broadcasts_dropped++;
+    }
 }
 
 /* Queues updates read from the network that were news to us. Each encoding
@@ -179,10 +204,7 @@ _gossip_dissemination_write_piggyback (GossipCluster *self,
       used += len;
       count++;
       if (++b->transmits >= limit)
-        {
-          _gossip_broadcast_free (b);
-          g_queue_delete_link (&self->broadcasts, l);
-        }
+        broadcast_remove (self, l);
     }
   gossip_writer_patch_u16 (w, count_at, count);
 }

@@ -105,6 +105,7 @@
 
 typedef struct _OutExchange OutExchange;
 typedef struct _InRequest   InRequest;
+typedef struct _HttpConn    HttpConn;
 
 struct _GossipHttpTransport
 {
@@ -129,11 +130,14 @@ struct _GossipHttpTransport
   char          *local_address;
   GQueue         outgoing;           /* OutExchange*, one ref each */
   GQueue         incoming;           /* InRequest*, one ref each */
+  GQueue         conns;              /* HttpConn*, open server connections */
+  GossipTransportLimits limits;
 
   /* Counters, atomic: read from any thread. */
   gsize          auth_rejected;
   gsize          requests_rejected;
   gsize          datagrams_dropped;
+  gsize          streams_refused;
 };
 
 static void gossip_http_transport_iface_init (GossipTransportInterface *iface);
@@ -397,6 +401,191 @@ client_network_event_cb (SoupMessage        *msg,
   if (event == G_SOCKET_CLIENT_CONNECTED && G_IS_SOCKET_CONNECTION (connection))
     g_socket_set_option (g_socket_connection_get_socket (G_SOCKET_CONNECTION (connection)),
                          IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+}
+
+/* ---------------------------------------------------------------------------
+ * Incoming connections, bounded in number (in total and per host) and
+ * closed when a request does not arrive within limits.read_timeout_us
+ * (headers and body) or the connection idles that long between requests.
+ * libsoup accepts them and announces each with request-started (also for
+ * every later request on a persistent connection): one over a bound is
+ * shut down there, before anything of it is read.
+ * ------------------------------------------------------------------------- */
+
+struct _HttpConn
+{
+  GossipHttpTransport *self;
+  GSocket             *socket;           /* weak: libsoup owns it */
+  char                *host;
+  GSource             *deadline;
+  guint                active;           /* requests being read or served */
+  GList               *link;             /* in self->conns */
+};
+
+static void http_conn_gone_cb (gpointer data, GObject *where_the_object_was);
+
+/* Forgets @conn (libsoup has let its socket go, or is about to). */
+static void
+http_conn_drop (HttpConn *conn)
+{
+  if (conn->socket != NULL)
+    g_object_weak_unref (G_OBJECT (conn->socket), http_conn_gone_cb, conn);
+  _gossip_transport_source_clear (&conn->deadline);
+  g_queue_delete_link (&conn->self->conns, conn->link);
+  g_free (conn->host);
+  g_free (conn);
+}
+
+static void
+http_conn_gone_cb (gpointer  data,
+                   GObject  *where_the_object_was)
+{
+  HttpConn *conn = data;
+
+  conn->socket = NULL;
+  http_conn_drop (conn);
+}
+
+static gboolean
+http_conn_deadline_cb (gpointer data)
+{
+  HttpConn *conn = data;
+
+  g_clear_pointer (&conn->deadline, g_source_unref);
+  g_debug ("closing HTTP connection from %s: %s", conn->host,
+           conn->active > 0 ? "request not received in time" : "idle");
+  /* libsoup sees the end of the stream and lets the connection go. */
+  g_socket_shutdown (conn->socket, TRUE, TRUE, NULL);
+  http_conn_drop (conn);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+http_conn_set_deadline (HttpConn *conn,
+                        gboolean  on)
+{
+  _gossip_transport_source_clear (&conn->deadline);
+  if (on)
+    conn->deadline = _gossip_transport_deadline_source_attach (conn->self->context,
+                                                               _gossip_transport_deadline_after (conn->self->limits.read_timeout_us),
+                                                               "GossipHttpTransport connection deadline",
+                                                               http_conn_deadline_cb, conn, NULL);
+}
+
+static HttpConn *
+http_conn_for (GossipHttpTransport *self,
+               SoupServerMessage   *msg)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+
+  for (GList *l = self->conns.head; l != NULL && socket != NULL; l = l->next)
+    if (((HttpConn *) l->data)->socket == socket)
+      return l->data;
+  return NULL;
+}
+
+/* A connection libsoup just accepted: tracked, or shut down when over a
+ * bound. NULL when refused. */
+static HttpConn *
+http_conn_admit (GossipHttpTransport *self,
+                 SoupServerMessage   *msg)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  g_autofree char *host = NULL;
+  guint from_host = 0, open;
+  HttpConn *conn;
+
+  if (socket == NULL)
+    return NULL;
+  if (remote != NULL && G_IS_INET_SOCKET_ADDRESS (remote))
+    host = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  for (GList *l = self->conns.head; l != NULL && host != NULL; l = l->next)
+    if (g_strcmp0 (((HttpConn *) l->data)->host, host) == 0)
+      from_host++;
+  open = g_queue_get_length (&self->conns);
+  /* The per-host bound applies once the listener is half full: nodes
+   * sharing a host (a test cluster on one machine) are not limited until
+   * connections run short, and then no single host can hold the rest. */
+  if (open >= self->limits.max_incoming ||
+      (open >= self->limits.max_incoming / 2 && from_host >= self->limits.max_incoming_per_peer))
+    {
+      counter_inc (&self->streams_refused);
+      g_debug ("refusing HTTP connection from %s: %u open, %u from that host",
+               host != NULL ? host : "?", open, from_host);
+      g_socket_shutdown (socket, TRUE, TRUE, NULL);
+      return NULL;
+    }
+
+  conn = g_new0 (HttpConn, 1);
+  conn->self = self;
+  conn->socket = socket;
+  conn->host = g_steal_pointer (&host);
+  g_object_weak_ref (G_OBJECT (socket), http_conn_gone_cb, conn);
+  g_queue_push_tail (&self->conns, conn);
+  conn->link = self->conns.tail;
+  return conn;
+}
+
+static void
+server_request_started_cb (SoupServer        *server,
+                           SoupServerMessage *msg,
+                           gpointer           data)
+{
+  GossipHttpTransport *self = data;
+  HttpConn *conn = http_conn_for (self, msg);
+
+  if (conn == NULL)
+    conn = http_conn_admit (self, msg);
+  if (conn != NULL)
+    {
+      conn->active++;
+      http_conn_set_deadline (conn, TRUE);
+    }
+}
+
+static void
+server_request_read_cb (SoupServer        *server,
+                        SoupServerMessage *msg,
+                        gpointer           data)
+{
+  HttpConn *conn = http_conn_for (data, msg);
+
+  /* Read in full: serving it has deadlines of its own. */
+  if (conn != NULL)
+    http_conn_set_deadline (conn, FALSE);
+}
+
+static void
+server_request_done_cb (SoupServer        *server,
+                        SoupServerMessage *msg,
+                        gpointer           data)
+{
+  HttpConn *conn = http_conn_for (data, msg);
+
+  if (conn != NULL)
+    {
+      if (conn->active > 0)
+        conn->active--;
+      if (conn->active == 0)
+        http_conn_set_deadline (conn, TRUE);
+    }
+}
+
+void
+_gossip_http_transport_set_limits (GossipHttpTransport         *self,
+                                   const GossipTransportLimits *limits)
+{
+  self->limits = *limits;
+}
+
+void
+_gossip_http_transport_get_refusals (GossipHttpTransport *self,
+                                     guint64             *streams_refused,
+                                     guint64             *lookups_refused)
+{
+  *streams_refused = counter_get (&self->streams_refused);
+  *lookups_refused = 0;
 }
 
 static void
@@ -1018,6 +1207,10 @@ gossip_http_transport_start (GossipTransport  *transport,
   server = soup_server_new ("server-header", PACKAGE_NAME "/" PACKAGE_VERSION, NULL);
   soup_server_add_early_handler (server, NULL, server_early_cb, self, NULL);
   soup_server_add_handler (server, NULL, server_request_cb, self, NULL);
+  g_signal_connect (server, "request-started", G_CALLBACK (server_request_started_cb), self);
+  g_signal_connect (server, "request-read", G_CALLBACK (server_request_read_cb), self);
+  g_signal_connect (server, "request-finished", G_CALLBACK (server_request_done_cb), self);
+  g_signal_connect (server, "request-aborted", G_CALLBACK (server_request_done_cb), self);
   if (!soup_server_listen_socket (server, listener, 0, error))
     {
       g_socket_close (listener, NULL);
@@ -1026,10 +1219,19 @@ gossip_http_transport_start (GossipTransport  *transport,
 
   self->context = g_main_context_ref_thread_default ();
   self->server = g_steal_pointer (&server);
-  self->session = soup_session_new_with_options ("max-conns", MAX_CONNS,
-                                                 "max-conns-per-host", MAX_CONNS_PER_HOST,
-                                                 "user-agent", PACKAGE_NAME "/" PACKAGE_VERSION,
-                                                 NULL);
+  /* Bound to one address, a node connects from it too, so that its
+   * requests come from the host it advertises (PROTOCOL.md, "Strangers"). */
+  {
+    GInetAddress *bound = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local));
+    g_autoptr(GSocketAddress) source = g_inet_address_get_is_any (bound) ? NULL
+                                       : g_inet_socket_address_new (bound, 0);
+
+    self->session = soup_session_new_with_options ("max-conns", MAX_CONNS,
+                                                   "max-conns-per-host", MAX_CONNS_PER_HOST,
+                                                   "user-agent", PACKAGE_NAME "/" PACKAGE_VERSION,
+                                                   "local-address", source,
+                                                   NULL);
+  }
   /* Peers are cluster members: never go through an HTTP proxy from the
    * environment. */
   soup_session_set_proxy_resolver (self->session, NULL);
@@ -1061,6 +1263,9 @@ gossip_http_transport_stop (GossipTransport *transport)
        * closed below. Late replies find them finished. */
       while ((req = g_queue_peek_head (&self->incoming)) != NULL)
         in_request_finish (req, 0, NULL);
+      g_signal_handlers_disconnect_by_data (server, self);
+      while (self->conns.head != NULL)
+        http_conn_drop (self->conns.head->data);
       soup_server_disconnect (server);
     }
 
@@ -1138,6 +1343,8 @@ gossip_http_transport_init (GossipHttpTransport *self)
   self->resolver = g_resolver_get_default ();
   g_queue_init (&self->outgoing);
   g_queue_init (&self->incoming);
+  g_queue_init (&self->conns);
+  self->limits = (GossipTransportLimits) GOSSIP_TRANSPORT_LIMITS_DEFAULT;
 }
 
 /* ---------------------------------------------------------------------------

@@ -344,6 +344,16 @@ member_reap (GossipCluster *self,
   member_free (m);
 }
 
+/* Whether one more member fits under max_members; counts the refusal. */
+static gboolean
+member_room (GossipCluster *self)
+{
+  if (g_hash_table_size (self->members) < (guint) self->config->max_members)
+    return TRUE;
+  self->stats.members_refused++;
+  return FALSE;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Applying updates                                                          */
 /* ------------------------------------------------------------------------ */
@@ -427,6 +437,8 @@ apply_update (GossipCluster      *self,
       if (m == NULL)
         {
           if (u->address == NULL || *u->address == '\0')
+            return FALSE;
+          if (!member_room (self))
             return FALSE;
           member_new (self, u, GOSSIP_NODE_ALIVE);
           return TRUE;
@@ -615,6 +627,8 @@ merge_record (GossipCluster *self,
        * never be reaped, and fake ids would fill the table. */
       if (rec->state == GOSSIP_NODE_DEAD || rec->state == GOSSIP_NODE_LEAVING)
         return;
+      if (!member_room (self))
+        return;
       if (rec->state == GOSSIP_NODE_SUSPECT)
         {
           /* No accuser on record: the sender of the state stands in. */
@@ -798,6 +812,15 @@ handle_join (GossipCluster        *self,
                                                  m->snapshot->id, m->snapshot->address);
 
       self->stats.frames_fenced++;
+      _gossip_update_clear (&rec.alive);
+      _gossip_membership_reject_join (self, reply, reason);
+      return;
+    }
+  if (_gossip_membership_lookup (self, rec.alive.id) == NULL && !member_room (self))
+    {
+      g_autofree char *reason = g_strdup_printf ("the cluster is full (max_members %" G_GINT64_FORMAT ")",
+                                                 self->config->max_members);
+
       _gossip_update_clear (&rec.alive);
       _gossip_membership_reject_join (self, reply, reason);
       return;
@@ -1397,6 +1420,7 @@ void
 _gossip_membership_finalize (GossipCluster *self)
 {
   g_queue_clear_full (&self->broadcasts, (GDestroyNotify) _gossip_broadcast_free);
+  self->broadcast_bytes = 0;
   g_clear_pointer (&self->probes, g_hash_table_unref);
   g_clear_pointer (&self->live, g_ptr_array_unref);
   g_clear_pointer (&self->members, g_hash_table_unref);

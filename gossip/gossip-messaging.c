@@ -66,6 +66,16 @@ history_record (GossipCluster *self,
       g_free (e);
       return FALSE;
     }
+  /* Full: the oldest id is forgotten before its time (a duplicate of it
+   * would now be delivered again, which is what a bound costs). */
+  if (g_queue_get_length (&self->history_order) >= (guint) self->config->max_dedup_entries)
+    {
+      HistoryEntry *old = g_queue_pop_head (&self->history_order);
+
+      g_hash_table_remove (self->history, old->key);
+      g_free (old);
+      self->stats.dedup_evicted++;
+    }
   e->time = gossip_clock_now (self->clock);
   g_hash_table_add (self->history, e->key);
   g_queue_push_tail (&self->history_order, e);

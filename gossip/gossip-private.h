@@ -251,6 +251,7 @@ struct _GossipCluster
   guint32           next_seq;
   guint             local_health;
   GQueue            broadcasts;       /* GossipBroadcast* for piggybacking */
+  gsize             broadcast_bytes;  /* their encodings, in total */
   GHashTable       *history;          /* dedup keys (point into history_order entries) */
   GQueue            history_order;    /* oldest first */
   GHashTable       *requests;         /* msg id -> GossipRequest* */

@@ -840,6 +840,12 @@ _gossip_probe_handle_ping_req (GossipCluster *self,
       self->stats.frames_dropped++;
       return;
     }
+  /* Helping others is bounded: the requester takes silence for a nack. */
+  if (g_hash_table_size (self->probes) >= (guint) self->config->max_probes)
+    {
+      self->stats.probes_refused++;
+      return;
+    }
 
   p = g_new0 (GossipProbe, 1);
   p->kind = PROBE_RELAY;

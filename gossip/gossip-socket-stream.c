@@ -18,11 +18,10 @@
 #include "gossip-frame-private.h"
 
 #define MAX_ACCEPTS_PER_DISPATCH   32
-/* Incoming connections beyond this are closed at once, so a flood cannot
- * exhaust file descriptors. */
-#define MAX_INCOMING               256
-/* An incoming request must arrive completely within this time (slowloris). */
-#define INCOMING_READ_TIMEOUT_US   (10 * G_USEC_PER_SEC)
+/* Incoming connections beyond limits.max_incoming (or max_incoming_per_peer
+ * from one host) are closed at once, so a flood cannot exhaust file
+ * descriptors, and a request must arrive completely within
+ * limits.read_timeout_us (slowloris). */
 /* How long a handler may take to answer, plus writing the answer; the
  * requester gives up long before with the engine's timeouts. */
 #define INCOMING_REPLY_TIMEOUT_US  (30 * G_USEC_PER_SEC)
@@ -159,7 +158,7 @@ receive_into (GSocket  *socket,
 /* Like receive_into() for a frame body of @size bytes, but the buffer grows
  * with the bytes actually received instead of being allocated from the
  * declared length: a peer announcing 8 MiB and then trickling costs only
- * what it sent, so MAX_INCOMING idle peers cannot pin gigabytes. */
+ * what it sent, so limits.max_incoming idle peers cannot pin gigabytes. */
 static ReadResult
 receive_growing (GSocket  *socket,
                  guint8  **buffer,
@@ -444,6 +443,25 @@ exchange_try_connect (OutExchange *ex)
       g_socket_set_blocking (ex->socket, FALSE);
       /* Frames are written whole; do not hold back the last segment. */
       g_socket_set_option (ex->socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+      /* Bound to one address, a node connects from it too: its streams then
+       * come from the host it advertises, as its datagrams do (receivers
+       * match members by host, PROTOCOL.md "Strangers"). */
+      if (ex->self->local_address != NULL)
+        {
+          GInetAddress *local = g_inet_socket_address_get_address (ex->self->local_address);
+
+          if (!g_inet_address_get_is_any (local) &&
+              g_inet_address_get_family (local) == g_socket_address_get_family (target))
+            {
+              g_autoptr(GSocketAddress) source = g_inet_socket_address_new (local, 0);
+
+              g_autoptr(GError) bind_error = NULL;
+
+              /* Best effort: unbound, the kernel picks the source. */
+              if (!g_socket_bind (ex->socket, source, FALSE, &bind_error))
+                g_debug ("connecting from any address: %s", bind_error->message);
+            }
+        }
 
       ex->state = EX_CONNECTING;
       if (g_socket_connect (ex->socket, target, NULL, &error))
@@ -531,7 +549,15 @@ exchange_start (GossipOutExchange *base)
     {
       ex->state = EX_RESOLVING;
       ex->base.cancellable = g_cancellable_new ();
-      _gossip_socket_start_lookup (self, host, ex->base.cancellable, exchange_resolved_cb, exchange_ref (ex));
+      if (!_gossip_socket_start_lookup (self, host, ex->base.cancellable, exchange_resolved_cb, exchange_ref (ex)))
+        {
+          g_autoptr(GError) busy = g_error_new (G_IO_ERROR, G_IO_ERROR_BUSY,
+                                                _("cannot resolve %s: too many DNS lookups in flight"),
+                                                ex->base.address);
+
+          exchange_unref (ex);
+          exchange_complete (ex, NULL, busy);
+        }
     }
 }
 
@@ -600,6 +626,7 @@ struct _InConn
   GSource               *io_source;
   GSource               *timeout_source;
   char                  *from;
+  char                  *host;          /* the peer's IP, for the per-host cap */
 
   guint8                 header[REQUEST_HEADER_SIZE];
   gsize                  header_have;
@@ -632,6 +659,7 @@ in_conn_unref (InConn *conn)
   g_assert (conn->state == IN_CLOSED);
   g_main_context_unref (conn->context);
   g_free (conn->from);
+  g_free (conn->host);
   g_free (conn->frame);
   g_clear_pointer (&conn->reply, g_bytes_unref);
   g_free (conn);
@@ -831,15 +859,32 @@ accept_one (GossipSocketTransport *self,
   g_autoptr(GSocketAddress) remote = NULL;
   InConn *conn;
 
-  if (g_queue_get_length (&self->incoming) >= MAX_INCOMING)
+  guint from_host = 0;
+  g_autofree char *host = NULL;
+
+  remote = g_socket_get_remote_address (socket, NULL);
+  if (remote != NULL && G_IS_INET_SOCKET_ADDRESS (remote))
+    host = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  for (GList *l = self->incoming.head; l != NULL && host != NULL; l = l->next)
+    if (g_strcmp0 (((InConn *) l->data)->host, host) == 0)
+      from_host++;
+  /* Bounded in total and per host: one peer holding connections open (as
+   * they time out, re-opened) must not lock out everyone else's joins. */
+  /* The per-host bound applies once half the connections are taken: nodes
+   * sharing a host are not limited until connections run short, and then
+   * no single host can hold the rest. */
+  if (g_queue_get_length (&self->incoming) >= self->limits.max_incoming ||
+      (g_queue_get_length (&self->incoming) >= self->limits.max_incoming / 2 &&
+       from_host >= self->limits.max_incoming_per_peer))
     {
-      g_debug ("refusing stream: %u connections already open", MAX_INCOMING);
+      self->streams_refused++;
+      g_debug ("refusing stream from %s: %u connections open, %u from that host",
+               host != NULL ? host : "?", g_queue_get_length (&self->incoming), from_host);
       g_socket_close (socket, NULL);
       return;
     }
 
   g_socket_set_blocking (socket, FALSE);
-  remote = g_socket_get_remote_address (socket, NULL);
 
   conn = g_new0 (InConn, 1);
   g_atomic_ref_count_init (&conn->ref_count);
@@ -848,6 +893,7 @@ accept_one (GossipSocketTransport *self,
   conn->context = g_main_context_ref (self->context);
   conn->socket = g_object_ref (socket);
   conn->from = _gossip_socket_format_address (remote);
+  conn->host = g_steal_pointer (&host);
 
   g_queue_push_tail (&self->incoming, conn);
   conn->link = self->incoming.tail;
@@ -855,7 +901,7 @@ accept_one (GossipSocketTransport *self,
   conn->io_source = _gossip_socket_source_attach (self->context, socket, G_IO_IN,
                                                   "GossipSocketTransport incoming stream",
                                                   in_conn_readable_cb, conn);
-  in_conn_set_deadline (conn, INCOMING_READ_TIMEOUT_US);
+  in_conn_set_deadline (conn, self->limits.read_timeout_us);
 }
 
 static gboolean listener_cb (GSocket *socket, GIOCondition condition, gpointer data);

@@ -47,6 +47,11 @@ struct _GossipSocketTransport
   GQueue              incoming;         /* InConn*, one ref each */
 
   guint64             datagrams_dropped;
+
+  GossipTransportLimits limits;
+  guint               pending_lookups;
+  guint64             streams_refused;
+  guint64             lookups_refused;
 };
 
 /* gossip-socket-transport.c */
@@ -74,7 +79,9 @@ GPtrArray *_gossip_socket_lookup_targets_now     (GossipSocketTransport  *self,
                                                   char                  **host_out,
                                                   guint16                *port_out,
                                                   GError                **error);
-void       _gossip_socket_start_lookup           (GossipSocketTransport  *self,
+/* FALSE (and counted) when max_lookups are in flight: @callback is not
+ * called then. */
+gboolean   _gossip_socket_start_lookup           (GossipSocketTransport  *self,
                                                   const char             *host,
                                                   GCancellable           *cancellable,
                                                   GAsyncReadyCallback     callback,

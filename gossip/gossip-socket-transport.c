@@ -316,19 +316,55 @@ _gossip_socket_lookup_targets_now (GossipSocketTransport  *self,
   return NULL;
 }
 
-void
+typedef struct {
+  GWeakRef            self;
+  GAsyncReadyCallback callback;
+  gpointer            data;
+} LookupWrap;
+
+static void
+lookup_done_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  LookupWrap *wrap = data;
+  g_autoptr(GossipSocketTransport) self = g_weak_ref_get (&wrap->self);
+
+  if (self != NULL && self->pending_lookups > 0)
+    self->pending_lookups--;
+  wrap->callback (source, result, wrap->data);
+  g_weak_ref_clear (&wrap->self);
+  g_free (wrap);
+}
+
+gboolean
 _gossip_socket_start_lookup (GossipSocketTransport *self,
                              const char            *host,
                              GCancellable          *cancellable,
                              GAsyncReadyCallback    callback,
                              gpointer               data)
 {
+  LookupWrap *wrap;
+
+  /* Names to resolve come from members' addresses, but a flood of them
+   * (or a slow resolver) must not pile up lookups without end. */
+  if (self->pending_lookups >= self->limits.max_lookups)
+    {
+      self->lookups_refused++;
+      return FALSE;
+    }
+  self->pending_lookups++;
+  wrap = g_new0 (LookupWrap, 1);
+  g_weak_ref_init (&wrap->self, self);
+  wrap->callback = callback;
+  wrap->data = data;
   /* GResolver completes on the thread-default context of the caller. */
   g_main_context_push_thread_default (self->context);
   g_resolver_lookup_by_name_with_flags_async (self->resolver, host,
                                               G_RESOLVER_NAME_LOOKUP_FLAGS_DEFAULT,
-                                              cancellable, callback, data);
+                                              cancellable, lookup_done_cb, wrap);
   g_main_context_pop_thread_default (self->context);
+  return TRUE;
 }
 
 /* ---------------------------------------------------------------------------
@@ -527,7 +563,12 @@ gossip_socket_transport_send_datagram (GossipTransport *transport,
       g_weak_ref_init (&lookup->self, self);
       lookup->address = g_strdup (address);
       lookup->frame = g_bytes_ref (frame);
-      _gossip_socket_start_lookup (self, host, self->cancellable, datagram_resolved_cb, lookup);
+      if (!_gossip_socket_start_lookup (self, host, self->cancellable, datagram_resolved_cb, lookup))
+        {
+          self->datagrams_dropped++;
+          g_debug ("datagram to %s dropped: too many DNS lookups in flight", address);
+          datagram_lookup_free (lookup);
+        }
     }
 }
 
@@ -801,6 +842,7 @@ static void
 gossip_socket_transport_init (GossipSocketTransport *self)
 {
   self->max_datagram = DEFAULT_MAX_DATAGRAM;
+  self->limits = (GossipTransportLimits) GOSSIP_TRANSPORT_LIMITS_DEFAULT;
   self->resolver = g_resolver_get_default ();
   self->resolve_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                (GDestroyNotify) cache_entry_free);

@@ -13,6 +13,34 @@
 
 G_BEGIN_DECLS
 
+/* What peers can make a transport hold (PROTOCOL.md, "Limits"); set by
+ * the cluster from its configuration before the transport starts. */
+typedef struct {
+  guint   max_incoming;             /* incoming connections open at once */
+  guint   max_incoming_per_peer;    /* ... from one host */
+  guint   max_lookups;              /* DNS lookups in flight */
+  gint64  read_timeout_us;          /* a request must arrive within; HTTP idle too */
+} GossipTransportLimits;
+
+/* The configuration's defaults (max_incoming_streams and so on). */
+#define GOSSIP_TRANSPORT_LIMITS_DEFAULT { 512, 32, 64, 10 * G_USEC_PER_SEC }
+
+/* Applies @limits to a socket or HTTP transport (others have none). */
+void     _gossip_transport_set_limits              (GossipTransport *transport,
+                                                    const GossipTransportLimits *limits);
+/* Incoming connections refused and lookups refused so far (0 for
+ * transports without limits). */
+void     _gossip_transport_get_refusals            (GossipTransport *transport,
+                                                    guint64 *streams_refused,
+                                                    guint64 *lookups_refused);
+
+typedef struct _GossipHttpTransport GossipHttpTransport;
+void     _gossip_http_transport_set_limits         (GossipHttpTransport *self,
+                                                    const GossipTransportLimits *limits);
+void     _gossip_http_transport_get_refusals       (GossipHttpTransport *self,
+                                                    guint64 *streams_refused,
+                                                    guint64 *lookups_refused);
+
 GSource *_gossip_transport_deadline_source_attach (GMainContext   *context,
                                                    gint64          ready_time,
                                                    const char     *static_name,

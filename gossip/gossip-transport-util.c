@@ -9,6 +9,8 @@
 
 #include "gossip-transport-private.h"
 #include "gossip-frame-private.h"
+#include "gossip-http-transport.h"
+#include "gossip-socket-transport-private.h"
 
 static gboolean
 deadline_source_dispatch (GSource     *source,
@@ -324,4 +326,29 @@ _gossip_out_exchange_cancel_all (GQueue *queue)
       ex->link = NULL;
       _gossip_out_exchange_complete (ex, NULL, cancelled);
     }
+}
+
+void
+_gossip_transport_set_limits (GossipTransport             *transport,
+                              const GossipTransportLimits *limits)
+{
+  if (GOSSIP_IS_SOCKET_TRANSPORT (transport))
+    GOSSIP_SOCKET_TRANSPORT (transport)->limits = *limits;
+  else if (GOSSIP_IS_HTTP_TRANSPORT (transport))
+    _gossip_http_transport_set_limits (GOSSIP_HTTP_TRANSPORT (transport), limits);
+}
+
+void
+_gossip_transport_get_refusals (GossipTransport *transport,
+                                guint64         *streams_refused,
+                                guint64         *lookups_refused)
+{
+  *streams_refused = *lookups_refused = 0;
+  if (GOSSIP_IS_SOCKET_TRANSPORT (transport))
+    {
+      *streams_refused = GOSSIP_SOCKET_TRANSPORT (transport)->streams_refused;
+      *lookups_refused = GOSSIP_SOCKET_TRANSPORT (transport)->lookups_refused;
+    }
+  else if (GOSSIP_IS_HTTP_TRANSPORT (transport))
+    _gossip_http_transport_get_refusals (GOSSIP_HTTP_TRANSPORT (transport), streams_refused, lookups_refused);
 }

@@ -230,7 +230,10 @@ test_param_table (void)
     "force_reliable_transport", "prefer_ipv6", "node_cleanup_interval", "node_retention_time",
     "leaving_node_timeout", "health_check_interval", "suspect_timeout", "suspect_retry_interval",
     "dead_node_timeout", "peer_recovery_interval", "insecure_skip_verify",
-    "indirect_checks", "request_timeout", "udp_max_packet_size", NULL,
+    "indirect_checks", "request_timeout", "udp_max_packet_size",
+    "max_members", "max_broadcast_bytes", "max_dedup_entries", "max_probes", "max_pending_lookups",
+    "max_incoming_streams", "max_incoming_streams_per_peer", "stream_read_timeout", "state_page_max_bytes",
+    NULL,
   };
   static const struct {
     const char *name;
@@ -252,6 +255,8 @@ test_param_table (void)
     { "indirect_checks", GOSSIP_PARAM_INT },
     { "request_timeout", GOSSIP_PARAM_DURATION },
     { "udp_max_packet_size", GOSSIP_PARAM_INT },
+    { "max_members", GOSSIP_PARAM_INT },
+    { "stream_read_timeout", GOSSIP_PARAM_DURATION },
     { "foo", GOSSIP_PARAM_UNKNOWN },
     { "", GOSSIP_PARAM_UNKNOWN },
     { "Bind_addr", GOSSIP_PARAM_UNKNOWN },
@@ -293,7 +298,7 @@ test_param_table (void)
       g_assert_true (gossip_config_set_from_text (config, info->name, info->default_text, &error));
       g_assert_no_error (error);
     }
-  g_assert_cmpuint (n_extra, ==, 3);
+  g_assert_cmpuint (n_extra, ==, 12);
   g_assert_false (gossip_config_param_lookup ("indirect_checks")->create_kwarg);
   g_assert_false (gossip_config_param_lookup ("request_timeout")->create_kwarg);
   g_assert_false (gossip_config_param_lookup ("udp_max_packet_size")->create_kwarg);
