@@ -415,35 +415,38 @@ client_network_event_cb (SoupMessage        *msg,
 struct _HttpConn
 {
   GossipHttpTransport *self;
-  GSocket             *socket;           /* weak: libsoup owns it */
+  GSocket             *socket;           /* ref: libsoup closes it when done */
   char                *host;
   GSource             *deadline;
   guint                active;           /* requests being read or served */
   GList               *link;             /* in self->conns */
 };
 
-static void http_conn_gone_cb (gpointer data, GObject *where_the_object_was);
-
-/* Forgets @conn (libsoup has let its socket go, or is about to). */
+/* Forgets @conn (libsoup has closed its socket, or is about to). */
 static void
 http_conn_drop (HttpConn *conn)
 {
-  if (conn->socket != NULL)
-    g_object_weak_unref (G_OBJECT (conn->socket), http_conn_gone_cb, conn);
   _gossip_transport_source_clear (&conn->deadline);
   g_queue_delete_link (&conn->self->conns, conn->link);
+  g_clear_object (&conn->socket);
   g_free (conn->host);
   g_free (conn);
 }
 
+/* Forgets the connections libsoup has closed since. */
 static void
-http_conn_gone_cb (gpointer  data,
-                   GObject  *where_the_object_was)
+http_conns_prune (GossipHttpTransport *self)
 {
-  HttpConn *conn = data;
+  GList *l = self->conns.head;
 
-  conn->socket = NULL;
-  http_conn_drop (conn);
+  while (l != NULL)
+    {
+      HttpConn *conn = l->data;
+
+      l = l->next;
+      if (g_socket_is_closed (conn->socket))
+        http_conn_drop (conn);
+    }
 }
 
 static gboolean
@@ -455,7 +458,8 @@ http_conn_deadline_cb (gpointer data)
   g_debug ("closing HTTP connection from %s: %s", conn->host,
            conn->active > 0 ? "request not received in time" : "idle");
   /* libsoup sees the end of the stream and lets the connection go. */
-  g_socket_shutdown (conn->socket, TRUE, TRUE, NULL);
+  if (!g_socket_is_closed (conn->socket))
+    g_socket_shutdown (conn->socket, TRUE, TRUE, NULL);
   http_conn_drop (conn);
   return G_SOURCE_REMOVE;
 }
@@ -498,6 +502,7 @@ http_conn_admit (GossipHttpTransport *self,
 
   if (socket == NULL)
     return NULL;
+  http_conns_prune (self);
   if (remote != NULL && G_IS_INET_SOCKET_ADDRESS (remote))
     host = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
   for (GList *l = self->conns.head; l != NULL && host != NULL; l = l->next)
@@ -519,9 +524,8 @@ http_conn_admit (GossipHttpTransport *self,
 
   conn = g_new0 (HttpConn, 1);
   conn->self = self;
-  conn->socket = socket;
+  conn->socket = g_object_ref (socket);
   conn->host = g_steal_pointer (&host);
-  g_object_weak_ref (G_OBJECT (socket), http_conn_gone_cb, conn);
   g_queue_push_tail (&self->conns, conn);
   conn->link = self->conns.tail;
   return conn;

@@ -19,6 +19,17 @@
 #include "gossip-private.h"
 
 #define MAX_STATE_RECORDS       100000
+/* State pages (PROTOCOL.md, "State pages"). */
+#define STATE_PAGE_MORE         0x01
+#define MAX_STATE_PAGES         4096   /* per exchange, pulled or pushed */
+
+/* PUSH_PULL modes. */
+enum {
+  PUSH_PULL_EXCHANGE = 0,              /* request: the sender's first page; reply: PAGE */
+  PUSH_PULL_PUSH     = 1,              /* one-way: a later page of the sender's state */
+  PUSH_PULL_PULL     = 2,              /* request: "your page after this cursor"; reply: PAGE */
+  PUSH_PULL_PAGE     = 3,              /* reply: one page of the responder's state */
+};
 #define JOIN_TIMEOUT            (4 * G_USEC_PER_SEC)
 #define PUSH_PULL_TIMEOUT       (5 * G_USEC_PER_SEC)
 #define DEAD_GOSSIP_WINDOW      (30 * G_USEC_PER_SEC)
@@ -564,17 +575,73 @@ write_record (GossipWriter *w,
   gossip_writer_put_u8 (w, m->state);
 }
 
-static void
-write_state (GossipCluster *self,
-             GossipWriter  *w)
+static gint
+member_uuid_cmp (gconstpointer a,
+                 gconstpointer b)
 {
+  const GossipMember *x = *(GossipMember * const *) a, *y = *(GossipMember * const *) b;
+
+  return memcmp (x->uuid, y->uuid, GOSSIP_UUID_SIZE);
+}
+
+/* Writes one page of the state (PROTOCOL.md, "State pages"): the members
+ * whose ids follow @after (NULL: from the first) in increasing id order,
+ * as many as fit in state_page_max_bytes (at least one), MORE set when
+ * some are left. Returns MORE; @last (optional) receives the last id
+ * written, @n_written (optional) how many. */
+static gboolean
+write_page (GossipCluster *self,
+            GossipWriter  *w,
+            const guint8  *after,
+            guint8        *last,
+            guint32       *n_written)
+{
+  static const guint8 zero[GOSSIP_UUID_SIZE] = { 0 };
+  g_autoptr(GPtrArray) sorted = g_ptr_array_sized_new (g_hash_table_size (self->members));
   GHashTableIter iter;
   gpointer value;
+  gsize flags_at, count_at, start;
+  guint32 count = 0;
+  gboolean more = FALSE;
+  guint i;
 
-  gossip_writer_put_u32 (w, g_hash_table_size (self->members));
+  if (after == NULL)
+    after = zero;
   g_hash_table_iter_init (&iter, self->members);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    write_record (w, value);
+    if (memcmp (((GossipMember *) value)->uuid, after, GOSSIP_UUID_SIZE) > 0)
+      g_ptr_array_add (sorted, value);
+  g_ptr_array_sort (sorted, member_uuid_cmp);
+
+  flags_at = gossip_writer_len (w);
+  gossip_writer_put_u8 (w, 0);
+  gossip_writer_put_raw (w, after, GOSSIP_UUID_SIZE);
+  count_at = gossip_writer_len (w);
+  gossip_writer_put_u32 (w, 0);
+  start = gossip_writer_len (w);
+  for (i = 0; i < sorted->len; i++)
+    {
+      gsize before = gossip_writer_len (w);
+
+      write_record (w, sorted->pdata[i]);
+      if (count > 0 && gossip_writer_len (w) - start > (gsize) self->config->state_page_max_bytes)
+        {
+          g_byte_array_set_size (w->data, (guint) before);
+          more = TRUE;
+          break;
+        }
+      count++;
+    }
+  w->data->data[flags_at] = more ? STATE_PAGE_MORE : 0;
+  w->data->data[count_at] = (guint8) (count >> 24);
+  w->data->data[count_at + 1] = (guint8) (count >> 16);
+  w->data->data[count_at + 2] = (guint8) (count >> 8);
+  w->data->data[count_at + 3] = (guint8) count;
+  if (last != NULL && count > 0)
+    memcpy (last, ((GossipMember *) sorted->pdata[count - 1])->uuid, GOSSIP_UUID_SIZE);
+  if (n_written != NULL)
+    *n_written = count;
+  return more;
 }
 
 static gboolean
@@ -699,36 +766,216 @@ may_introduce (GossipCluster      *self,
   return g_strcmp0 (m->snapshot->address, u->address) == 0;
 }
 
-/* Reads "u32 count + records" and merges them, or with @only just the
- * record of that id, if may_introduce() allows it. FALSE on malformed input
- * (records before the fault are merged: each is valid on its own). */
+/* Reads one page and merges its records, or with @only just the record of
+ * that id, if may_introduce() allows it. A page is refused (FALSE) when
+ * malformed, when its records are not in strictly increasing id order
+ * after its cursor, or when MORE is set on an empty page; records before
+ * the fault are merged (each is valid on its own). @last (optional)
+ * receives the last id, the cursor of the next page; @more whether one
+ * follows. */
 static gboolean
-merge_state_only (GossipCluster *self,
-                  GossipReader  *r,
-                  const guint8  *only)
+merge_page (GossipCluster *self,
+            GossipReader  *r,
+            const guint8  *only,
+            guint8        *last,
+            gboolean      *more)
 {
+  guint8 flags = 0;
+  const guint8 *after = NULL;
+  guint8 prev[GOSSIP_UUID_SIZE];
   guint32 count = 0;
 
-  if (!gossip_reader_get_u32 (r, &count) || count > MAX_STATE_RECORDS)
+  if (!gossip_reader_get_u8 (r, &flags) || (flags & ~STATE_PAGE_MORE) != 0 ||
+      !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &after) ||
+      !gossip_reader_get_u32 (r, &count) || count > MAX_STATE_RECORDS ||
+      ((flags & STATE_PAGE_MORE) != 0 && count == 0))
     return FALSE;
+  memcpy (prev, after, GOSSIP_UUID_SIZE);
   for (guint32 i = 0; i < count; i++)
     {
       GossipRecord rec;
       if (!read_record (r, &rec))
         return FALSE;
+      if (memcmp (rec.alive.id, prev, GOSSIP_UUID_SIZE) <= 0)
+        {
+          _gossip_update_clear (&rec.alive);
+          return FALSE;
+        }
+      memcpy (prev, rec.alive.id, GOSSIP_UUID_SIZE);
       if (only == NULL || (memcmp (rec.alive.id, only, GOSSIP_UUID_SIZE) == 0 &&
                            may_introduce (self, &rec.alive)))
         merge_record (self, &rec);
       _gossip_update_clear (&rec.alive);
     }
+  if (last != NULL)
+    memcpy (last, prev, GOSSIP_UUID_SIZE);
+  if (more != NULL)
+    *more = (flags & STATE_PAGE_MORE) != 0;
   return TRUE;
 }
 
-static gboolean
-merge_state (GossipCluster *self,
-             GossipReader  *r)
+gboolean
+_gossip_membership_merge_page (GossipCluster *self,
+                               GossipReader  *r)
 {
-  return merge_state_only (self, r, NULL);
+  gboolean ok = merge_page (self, r, NULL, NULL, NULL);
+
+  _gossip_cluster_flush_events (self);
+  return ok;
+}
+
+/* ---- pulling the rest of a peer's state, page by page ------------------ */
+
+typedef struct _JoinState JoinState;
+static void join_state_unref (JoinState *js);
+
+typedef struct {
+  GossipCluster *self;
+  char          *address;
+  guint8         cursor[GOSSIP_UUID_SIZE];
+  guint          pages;
+  JoinState     *js;                   /* held until the last page, or NULL */
+} StatePull;
+
+static void state_pull_next (StatePull *pull);
+
+static void
+state_pull_free (StatePull *pull)
+{
+  if (pull->js != NULL)
+    join_state_unref (pull->js);
+  g_object_unref (pull->self);
+  g_free (pull->address);
+  g_free (pull);
+}
+
+static void
+state_pull_done (GBytes       *reply,
+                 const GError *error,
+                 gpointer      user_data)
+{
+  StatePull *pull = user_data;
+  GossipCluster *self = pull->self;
+  GossipReader r;
+  g_autoptr(GBytes) body = NULL;
+  const guint8 *sender = NULL;
+  guint8 mode = 0, last[GOSSIP_UUID_SIZE];
+  gboolean more = FALSE;
+
+  if (error != NULL || reply == NULL || self->lifecycle != GOSSIP_LIFECYCLE_RUNNING)
+    {
+      if (error != NULL)
+        g_debug ("state page from %s: %s", pull->address, error->message);
+      state_pull_free (pull);
+      return;
+    }
+  body = _gossip_cluster_open (self, reply, TRUE, GOSSIP_PACKET_PUSH_PULL, &r, NULL, NULL, NULL);
+  if (body == NULL)
+    {
+      state_pull_free (pull);
+      return;
+    }
+  if (!gossip_reader_get_raw (&r, GOSSIP_UUID_SIZE, &sender) || !gossip_reader_get_u8 (&r, &mode) ||
+      mode != PUSH_PULL_PAGE || !merge_page (self, &r, NULL, last, &more) ||
+      /* The cursor only moves forward, and the page is the one asked for. */
+      (more && memcmp (last, pull->cursor, GOSSIP_UUID_SIZE) <= 0))
+    {
+      self->stats.frames_dropped++;
+      _gossip_cluster_flush_events (self);
+      state_pull_free (pull);
+      return;
+    }
+  _gossip_cluster_flush_events (self);
+  if (!more)
+    {
+      state_pull_free (pull);
+      return;
+    }
+  if (++pull->pages >= MAX_STATE_PAGES)
+    {
+      g_message ("state exchange with %s stopped after %u pages", pull->address, pull->pages);
+      state_pull_free (pull);
+      return;
+    }
+  memcpy (pull->cursor, last, GOSSIP_UUID_SIZE);
+  state_pull_next (pull);
+}
+
+static void
+state_pull_next (StatePull *pull)
+{
+  GossipCluster *self = pull->self;
+  GossipWriter w;
+  g_autoptr(GBytes) frame = NULL;
+
+  if (self->lifecycle != GOSSIP_LIFECYCLE_RUNNING)
+    {
+      state_pull_free (pull);
+      return;
+    }
+  _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_PUSH_PULL, TRUE);
+  gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
+  gossip_writer_put_u8 (&w, PUSH_PULL_PULL);
+  /* The request's page is empty; its cursor says where to go on. */
+  gossip_writer_put_u8 (&w, 0);
+  gossip_writer_put_raw (&w, pull->cursor, GOSSIP_UUID_SIZE);
+  gossip_writer_put_u32 (&w, 0);
+  frame = _gossip_cluster_seal (self, &w);
+  gossip_writer_clear (&w);
+  if (frame == NULL)
+    {
+      state_pull_free (pull);
+      return;
+    }
+  gossip_transport_send_stream (self->transport, pull->address, frame, TRUE, PUSH_PULL_TIMEOUT,
+                                state_pull_done, pull);
+}
+
+/* Pulls the pages of @address's state after @cursor; @js (optional) is
+ * held until the last one. */
+static void
+state_pull_start (GossipCluster *self,
+                  const char    *address,
+                  const guint8  *cursor,
+                  JoinState     *js)
+{
+  StatePull *pull = g_new0 (StatePull, 1);
+
+  pull->self = g_object_ref (self);
+  pull->address = g_strdup (address);
+  memcpy (pull->cursor, cursor, GOSSIP_UUID_SIZE);
+  pull->pages = 1;     /* the first page came with the join or exchange */
+  pull->js = js;
+  state_pull_next (pull);
+}
+
+/* Sends the pages of our state after the first one to @address, one-way. */
+static void
+state_push_rest (GossipCluster *self,
+                 const char    *address,
+                 const guint8  *cursor)
+{
+  guint8 after[GOSSIP_UUID_SIZE];
+  gboolean more = TRUE;
+
+  memcpy (after, cursor, GOSSIP_UUID_SIZE);
+  for (guint pages = 1; more && pages < MAX_STATE_PAGES; pages++)
+    {
+      GossipWriter w;
+      guint32 count = 0;
+
+      _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_PUSH_PULL, TRUE);
+      gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
+      gossip_writer_put_u8 (&w, PUSH_PULL_PUSH);
+      more = write_page (self, &w, after, after, &count);
+      if (count == 0)
+        {
+          gossip_writer_clear (&w);
+          break;
+        }
+      _gossip_cluster_send_body (self, address, &w, TRUE);
+      gossip_writer_clear (&w);
+    }
 }
 
 void
@@ -848,19 +1095,20 @@ handle_join (GossipCluster        *self,
   _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_JOIN_REPLY, TRUE);
   gossip_writer_put_u8 (&w, 0);
   gossip_writer_put_string (&w, "");
-  write_state (self, &w);
+  /* The first page; a joiner pulls the rest (PROTOCOL.md, "State pages"). */
+  write_page (self, &w, NULL, NULL, NULL);
   frame = _gossip_cluster_seal (self, &w);
   gossip_writer_clear (&w);
   if (frame)
     gossip_transport_reply_send (reply, frame);
 }
 
-typedef struct {
+struct _JoinState {
   GossipCluster *self;
   GTask         *task;
   guint          pending;
   gint           accepted;
-} JoinState;
+};
 
 typedef struct {
   JoinState *js;
@@ -911,7 +1159,8 @@ join_done (GBytes       *reply,
           GossipReader r;
           GossipOpenResult result;
           g_autoptr(GBytes) body = open_reply (self, reply, GOSSIP_PACKET_JOIN_REPLY, &r, &result);
-          guint8 status = 0;
+          guint8 status = 0, last[GOSSIP_UUID_SIZE];
+          gboolean more = FALSE;
           g_autofree char *reason = NULL;
 
           if (body == NULL && result == GOSSIP_OPEN_PEER_REFUSED)
@@ -927,9 +1176,16 @@ join_done (GBytes       *reply,
             self->stats.frames_dropped++;
           else if (status != 0)
             g_message ("join %s rejected: %s", ja->address, reason);
-          else if (merge_state (self, &r))
+          else if (merge_page (self, &r, NULL, last, &more))
             {
               js->accepted++;
+              /* Larger state comes in pages: the join completes with the
+               * last one. */
+              if (more)
+                {
+                  js->pending++;
+                  state_pull_start (self, ja->address, last, js);
+                }
               /* Nodes that joined together may each have missed a few of
                * the others' announcements: one early state exchange repairs
                * that instead of waiting for the first periodic round. */
@@ -1010,8 +1266,7 @@ _gossip_membership_join (GossipCluster *self,
   join_state_unref (js);
 }
 
-/* PUSH_PULL: [16 sender][state]; the reply is a PUSH_PULL with the
- * responder's state. */
+/* PUSH_PULL: [16 sender][u8 mode][page] (PROTOCOL.md, "State pages"). */
 static void
 handle_push_pull (GossipCluster        *self,
                   GossipReader         *r,
@@ -1021,8 +1276,10 @@ handle_push_pull (GossipCluster        *self,
   GossipWriter w;
   g_autoptr(GBytes) frame = NULL;
   gboolean stranger;
+  guint8 mode = 0, cursor[GOSSIP_UUID_SIZE];
 
-  if (!gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender))
+  if (!gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &sender) || !gossip_reader_get_u8 (r, &mode) ||
+      mode > PUSH_PULL_PULL || (mode == PUSH_PULL_PUSH) != (reply == NULL))
     {
       self->stats.frames_dropped++;
       return;
@@ -1038,7 +1295,23 @@ handle_push_pull (GossipCluster        *self,
     }
   if (!stranger && _gossip_cluster_inbound_refused (self, sender))
     return;
-  if (!merge_state_only (self, r, stranger ? sender : NULL))
+  if (mode == PUSH_PULL_PULL)
+    {
+      /* An empty page whose cursor says where to go on. */
+      guint8 flags = 0;
+      const guint8 *after = NULL;
+      guint32 count = 1;
+
+      if (!gossip_reader_get_u8 (r, &flags) || flags != 0 ||
+          !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &after) ||
+          !gossip_reader_get_u32 (r, &count) || count != 0)
+        {
+          self->stats.frames_dropped++;
+          return;
+        }
+      memcpy (cursor, after, GOSSIP_UUID_SIZE);
+    }
+  else if (!merge_page (self, r, stranger ? sender : NULL, NULL, NULL))
     {
       self->stats.frames_dropped++;
       return;
@@ -1047,31 +1320,48 @@ handle_push_pull (GossipCluster        *self,
     return;
   _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_PUSH_PULL, TRUE);
   gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
-  write_state (self, &w);
+  gossip_writer_put_u8 (&w, PUSH_PULL_PAGE);
+  write_page (self, &w, mode == PUSH_PULL_PULL ? cursor : NULL, NULL, NULL);
   frame = _gossip_cluster_seal (self, &w);
   gossip_writer_clear (&w);
   if (frame)
     gossip_transport_reply_send (reply, frame);
 }
 
+typedef struct {
+  GossipCluster *self;
+  char          *address;
+} PushPull;
+
 static void
 push_pull_done (GBytes       *reply,
                 const GError *error,
                 gpointer      user_data)
 {
-  GossipCluster *self = user_data;
+  PushPull *pp = user_data;
+  GossipCluster *self = pp->self;
 
   if (error == NULL && reply != NULL && self->lifecycle == GOSSIP_LIFECYCLE_RUNNING)
     {
       GossipReader r;
       g_autoptr(GBytes) body = open_reply (self, reply, GOSSIP_PACKET_PUSH_PULL, &r, NULL);
       const guint8 *sender = NULL;
+      guint8 mode = 0, last[GOSSIP_UUID_SIZE];
+      gboolean more = FALSE;
 
-      if (body != NULL && (!gossip_reader_get_raw (&r, GOSSIP_UUID_SIZE, &sender) || !merge_state (self, &r)))
-        self->stats.frames_dropped++;
+      if (body != NULL)
+        {
+          if (!gossip_reader_get_raw (&r, GOSSIP_UUID_SIZE, &sender) || !gossip_reader_get_u8 (&r, &mode) ||
+              mode != PUSH_PULL_PAGE || !merge_page (self, &r, NULL, last, &more))
+            self->stats.frames_dropped++;
+          else if (more)
+            state_pull_start (self, pp->address, last, NULL);
+        }
       _gossip_cluster_flush_events (self);
     }
   g_object_unref (self);
+  g_free (pp->address);
+  g_free (pp);
 }
 
 static void
@@ -1080,19 +1370,29 @@ push_pull_with (GossipCluster *self,
 {
   GossipWriter w;
   g_autoptr(GBytes) frame = NULL;
+  guint8 last[GOSSIP_UUID_SIZE];
+  gboolean more;
 
   if (self->lifecycle != GOSSIP_LIFECYCLE_RUNNING || self->local == NULL)
     return;
   _gossip_cluster_begin_body (self, &w, GOSSIP_PACKET_PUSH_PULL, TRUE);
   gossip_writer_put_raw (&w, self->local_uuid, GOSSIP_UUID_SIZE);
-  write_state (self, &w);
+  gossip_writer_put_u8 (&w, PUSH_PULL_EXCHANGE);
+  more = write_page (self, &w, NULL, last, NULL);
   frame = _gossip_cluster_seal (self, &w);
   gossip_writer_clear (&w);
   if (frame)
     {
+      PushPull *pp = g_new0 (PushPull, 1);
+
+      pp->self = g_object_ref (self);
+      pp->address = g_strdup (address);
       self->push_pulls_started++;
       gossip_transport_send_stream (self->transport, address, frame, TRUE, PUSH_PULL_TIMEOUT,
-                                    push_pull_done, g_object_ref (self));
+                                    push_pull_done, pp);
+      /* The rest of ours follows, page by page; theirs we pull. */
+      if (more)
+        state_push_rest (self, address, last);
     }
 }
 
@@ -1128,7 +1428,7 @@ push_pull_fire (gpointer data)
 {
   GossipCluster *self = data;
   g_autoptr(GPtrArray) peers = NULL;
-  /* write_state() sends every member, dead and leaving ones included. */
+  /* write_page() sends every member, dead and leaving ones included. */
   guint known = g_hash_table_size (self->members);
   gint64 period = _gossip_push_pull_period_for (self->config->state_gossip_interval, known,
                                                 self->config->state_exchange_multiplier);

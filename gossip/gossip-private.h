@@ -341,6 +341,9 @@ guint     _gossip_membership_count_alive_suspect (GossipCluster *self);
 void      _gossip_membership_live_swap  (GossipCluster *self, guint i, guint j);
 void      _gossip_membership_set_state  (GossipCluster *self, GossipMember *m, GossipNodeState state);
 GPtrArray*_gossip_membership_read_updates (GossipCluster *self, GossipReader *r, gboolean *stale_about_us);
+/* Benchmarks and tests (engine thread): merges one state page
+ * ([u8 flags][id cursor][u32 count][records]) as if a member sent it. */
+gboolean  _gossip_membership_merge_page (GossipCluster *self, GossipReader *r);
 /* Validates updates without applying them (what a stranger piggybacks). */
 gboolean  _gossip_membership_skip_updates (GossipReader *r);
 /* Whether the frame being handled is from a stranger (not trusted); when

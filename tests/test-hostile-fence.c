@@ -31,6 +31,7 @@
 #define VICTIM   "10.250.0.77:7946"
 
 static const guint8 fake_id[GOSSIP_UUID_SIZE] = { 0x0b, 0xad, [6] = 0x70, [8] = 0x80, [15] = 0x66 };
+static const guint8 no_cursor[GOSSIP_UUID_SIZE] = { 0 };
 
 typedef struct {
   SimHarness      *sim;
@@ -265,11 +266,25 @@ push_pull_body (const guint8 *sender, const char *sender_address, const guint8 *
   gossip_writer_put_u8 (&w, GOSSIP_PACKET_PUSH_PULL);
   gossip_writer_put_u8 (&w, 0);
   gossip_writer_put_raw (&w, sender, GOSSIP_UUID_SIZE);
+  gossip_writer_put_u8 (&w, 0);          /* an exchange */
+  gossip_writer_put_u8 (&w, 0);          /* one page, no cursor */
+  gossip_writer_put_raw (&w, no_cursor, GOSSIP_UUID_SIZE);
   gossip_writer_put_u32 (&w, 2);
-  put_alive (&w, sender, 1, sender_address, NULL);
-  gossip_writer_put_u8 (&w, GOSSIP_NODE_ALIVE);
-  put_alive (&w, other, 60, other_address, "evil");
-  gossip_writer_put_u8 (&w, GOSSIP_NODE_ALIVE);
+  /* Records in increasing id order. */
+  if (memcmp (sender, other, GOSSIP_UUID_SIZE) < 0)
+    {
+      put_alive (&w, sender, 1, sender_address, NULL);
+      gossip_writer_put_u8 (&w, GOSSIP_NODE_ALIVE);
+      put_alive (&w, other, 60, other_address, "evil");
+      gossip_writer_put_u8 (&w, GOSSIP_NODE_ALIVE);
+    }
+  else
+    {
+      put_alive (&w, other, 60, other_address, "evil");
+      gossip_writer_put_u8 (&w, GOSSIP_NODE_ALIVE);
+      put_alive (&w, sender, 1, sender_address, NULL);
+      gossip_writer_put_u8 (&w, GOSSIP_NODE_ALIVE);
+    }
   return gossip_writer_steal_bytes (&w);
 }
 

@@ -1597,6 +1597,7 @@ test_garbage_frames (void)
 
 static const guint8 fake_a[GOSSIP_UUID_SIZE] = { 0xfa, 0xce, 1, [15] = 1 };
 static const guint8 fake_b[GOSSIP_UUID_SIZE] = { 0xfa, 0xce, 2, [15] = 2 };
+static const guint8 no_cursor[GOSSIP_UUID_SIZE] = { 0 };
 
 static void
 put_updates (GossipWriter *w)
@@ -1701,14 +1702,21 @@ build_packet (const PacketSpec *spec, const guint8 *target_uuid, const guint8 *s
     case GOSSIP_PACKET_JOIN_REPLY:
       gossip_writer_put_u8 (&w, 0);
       gossip_writer_put_string (&w, "");
+      /* One page: flags, cursor (none), records. */
+      gossip_writer_put_u8 (&w, 0);
+      gossip_writer_put_raw (&w, no_cursor, GOSSIP_UUID_SIZE);
       gossip_writer_put_u32 (&w, 1);
       put_record (&w, sender);
       break;
     case GOSSIP_PACKET_PUSH_PULL:
       gossip_writer_put_raw (&w, sender, GOSSIP_UUID_SIZE);
+      gossip_writer_put_u8 (&w, 0);   /* an exchange */
+      gossip_writer_put_u8 (&w, 0);
+      gossip_writer_put_raw (&w, no_cursor, GOSSIP_UUID_SIZE);
       gossip_writer_put_u32 (&w, 2);
-      put_record (&w, sender);
-      put_record (&w, fake_b);
+      /* In increasing id order. */
+      put_record (&w, memcmp (sender, fake_b, GOSSIP_UUID_SIZE) < 0 ? sender : fake_b);
+      put_record (&w, memcmp (sender, fake_b, GOSSIP_UUID_SIZE) < 0 ? fake_b : sender);
       break;
     case GOSSIP_PACKET_USER:
       gossip_writer_put_u8 (&w, GOSSIP_USER_FLAG_WANT_REPLY | GOSSIP_USER_FLAG_RELIABLE | GOSSIP_USER_FLAG_TARGET |

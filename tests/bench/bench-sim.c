@@ -29,7 +29,7 @@
  * other through the real join/gossip/push-pull protocol, i.e. N² member
  * entries in this process. Above it (10,000 members: 10⁸ entries, about
  * (bytes per entry) × 10⁸ — tens of GB, more than this machine has) a
- * partial view is used: every node is given, by one PUSH_PULL from a feeder,
+ * partial view is used: every node is given, by one state page merged directly,
  * the records of --view random peers plus the two tracked nodes (announcer,
  * victim); fan_out_multiplier is scaled so that the fan-out equals the one a
  * full view of N gives (the TTL is at its cap of 8 in both cases), and the
@@ -87,9 +87,12 @@ frame_kind (GBytes *frame)
   gsize len;
   const guint8 *d = g_bytes_get_data (frame, &len);
 
-  /* Plain frames only: [version][flags = 0][kind]... */
+  /* Plain frames only: [version][flags: SENDER at most][sender block][kind]... */
   if (len >= 3 && d[1] == 0 && d[2] < N_KINDS)
     return d[2];
+  if (len >= 3 + GOSSIP_FRAME_SENDER_SIZE && d[1] == GOSSIP_FRAME_FLAG_SENDER &&
+      d[2 + GOSSIP_FRAME_SENDER_SIZE] < N_KINDS)
+    return d[2 + GOSSIP_FRAME_SENDER_SIZE];
   return 0;
 }
 
@@ -462,26 +465,36 @@ write_record (GossipWriter *w, guint index, guint n_meta)
   gossip_writer_put_u8 (w, GOSSIP_NODE_ALIVE);
 }
 
-/* A plain PUSH_PULL frame (no key, no compression) with the records of
- * @indices, as a peer would send it. */
-static GBytes *
-push_pull_frame (const guint *indices, guint count, guint n_meta)
+static int
+cmp_uint (const void *a, const void *b)
 {
-  GossipWriter w;
-  guint8 sender[GOSSIP_UUID_SIZE];
-  g_autofree char *sender_id = node_id_for (0xfffffe);
+  guint x = *(const guint *) a, y = *(const guint *) b;
 
-  gossip_uuid_parse (sender_id, sender);
+  return x < y ? -1 : x > y;
+}
+
+/* A state page with the records of @indices (sorted here: ids increase
+ * with the index), merged into @cluster as if a member had sent it. A
+ * node knowing nobody takes nothing from a stranger's state (PROTOCOL.md,
+ * "Strangers"), so views are seeded this way rather than by frames. */
+static void
+merge_records (GossipCluster *cluster, guint *indices, guint count, guint n_meta)
+{
+  static const guint8 no_cursor[GOSSIP_UUID_SIZE] = { 0 };
+  GossipWriter w;
+  GossipReader r;
+
+  qsort (indices, count, sizeof *indices, cmp_uint);
   gossip_writer_init (&w);
-  gossip_writer_put_u8 (&w, GOSSIP_FRAME_VERSION);
   gossip_writer_put_u8 (&w, 0);
-  gossip_writer_put_u8 (&w, GOSSIP_PACKET_PUSH_PULL);
-  gossip_writer_put_u8 (&w, 0);
-  gossip_writer_put_raw (&w, sender, GOSSIP_UUID_SIZE);
+  gossip_writer_put_raw (&w, no_cursor, GOSSIP_UUID_SIZE);
   gossip_writer_put_u32 (&w, count);
   for (guint i = 0; i < count; i++)
     write_record (&w, indices[i], n_meta);
-  return gossip_writer_steal_bytes (&w);
+  gossip_reader_init (&r, w.data->data, w.data->len);
+  if (!_gossip_membership_merge_page (cluster, &r))
+    g_error ("seeding a view: the page was refused");
+  gossip_writer_clear (&w);
 }
 
 static gsize
@@ -543,15 +556,13 @@ measure_entries (guint count, guint n_meta, double *base_out)
   GossipVirtualClock *clock = gossip_virtual_clock_new (1000 * G_USEC_PER_SEC);
   GossipMemoryNetwork *net = gossip_memory_network_new (clock, 7);
   g_autoptr(GossipConfig) c = gossip_config_new ();
-  g_autoptr(GossipTransport) mem = NULL, feeder = NULL;
+  g_autoptr(GossipTransport) mem = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree guint *idx = g_new (guint, count);
   g_autofree char *addr = address_for (0x100000);
   g_autofree char *id = node_id_for (0x100000);
-  g_autofree char *feeder_addr = address_for (0x100001);
   GossipCluster *cluster;
   gsize before, after_start, after;
-  GBytes *frame;
 
   /* Long probe period: the synthetic members never answer, and what is
    * measured is the steady cost of knowing them. */
@@ -571,14 +582,9 @@ measure_entries (guint count, guint n_meta, double *base_out)
   if (base_out)
     *base_out = (double) after_start - (double) before;
 
-  feeder = gossip_memory_transport_new (net, feeder_addr);
-  if (!gossip_transport_start (feeder, &error))
-    g_error ("feeder: %s", error->message);
   for (guint i = 0; i < count; i++)
     idx[i] = 0x200000 + i;
-  frame = push_pull_frame (idx, count, n_meta);
-  gossip_transport_send_stream (feeder, addr, frame, FALSE, 10 * G_USEC_PER_SEC, NULL, NULL);
-  g_bytes_unref (frame);
+  merge_records (cluster, idx, count, n_meta);
   /* Delivery, then one probe period so that a probe round over everyone
    * has started. */
   gossip_virtual_clock_advance (clock, 2500 * G_TIME_SPAN_MILLISECOND);
@@ -588,7 +594,6 @@ measure_entries (guint count, guint n_meta, double *base_out)
     g_error ("memory probe: only %u of %u members merged", gossip_cluster_count_all (cluster), count);
   after = heap_in_use ();
 
-  gossip_transport_stop (feeder);
   gossip_cluster_hard_stop (cluster);
   g_object_unref (cluster);
   g_object_unref (net);
@@ -713,16 +718,11 @@ all_running_have (Sim *sim, gint64 (*get) (Node *), gint exclude)
 static void
 build_partial_views (Sim *sim, guint view, guint announcer, guint victim)
 {
-  g_autoptr(GossipTransport) feeder = gossip_memory_transport_new (sim->net, "127.255.255.254:1");
-  g_autoptr(GError) error = NULL;
   g_autofree guint *idx = g_new (guint, view + 2);
 
-  if (!gossip_transport_start (feeder, &error))
-    g_error ("feeder: %s", error->message);
   for (guint i = 0; i < sim->n; i++)
     {
       guint count = 0;
-      GBytes *frame;
 
       idx[count++] = announcer;
       idx[count++] = victim;
@@ -739,15 +739,11 @@ build_partial_views (Sim *sim, guint view, guint announcer, guint victim)
       for (guint k = 0; k < count; k++)
         if (idx[k] == i)
           idx[k] = idx[--count];
-      frame = push_pull_frame (idx, count, 0);
-      gossip_transport_send_stream (feeder, sim->nodes[i].address, frame, FALSE,
-                                    10 * G_USEC_PER_SEC, NULL, NULL);
-      g_bytes_unref (frame);
+      merge_records (sim->nodes[i].cluster, idx, count, 0);
       if (i % 1000 == 999)
         sim_advance (sim, 0);
     }
   sim_advance (sim, 100 * G_TIME_SPAN_MILLISECOND);
-  gossip_transport_stop (feeder);
 }
 
 static void
