@@ -512,7 +512,7 @@ test_help_version (void)
 {
   static const char * const commands[] = {
     "agent", "members", "monitor", "send", "request", "leave", "set-meta", "delete-meta", "leader",
-    "forget", NULL
+    "forget", "stats", NULL
   };
   g_autofree char *out = NULL;
   g_autofree char *expected = g_strdup_printf ("gossip-agent (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
@@ -797,6 +797,27 @@ test_converge (Cluster      *cl,
   /* Nothing to forget without one. */
   g_assert_cmpint (RUN (NULL, &table, "forget", "--rpc-addr", cl->a->rpc, cl->b->id), ==, 1);
   g_assert_nonnull (strstr (table, "no election"));
+  g_clear_pointer (&table, g_free);
+
+  /* The counters: every one named, a converged node has received frames
+   * and refused none. */
+  g_assert_cmpint (RUN (&table, NULL, "stats", "--rpc-addr", cl->a->rpc, "--json"), ==, 0);
+  {
+    g_autoptr(JsonParser) parser = json_parser_new ();
+    JsonObject *o;
+
+    g_assert_true (json_parser_load_from_data (parser, table, -1, NULL));
+    o = json_node_get_object (json_parser_get_root (parser));
+    g_assert_cmpint (json_object_get_int_member (o, "frames_received"), >, 0);
+    g_assert_cmpint (json_object_get_int_member (o, "auth_rejected"), ==, 0);
+    g_assert_cmpint (json_object_get_int_member (o, "frames_fenced"), ==, 0);
+    g_assert_cmpint (json_object_get_int_member (o, "frames_replayed"), ==, 0);
+    g_assert_true (json_object_has_member (o, "streams_refused"));
+    g_assert_true (json_object_has_member (o, "local_health"));
+  }
+  g_clear_pointer (&table, g_free);
+  g_assert_cmpint (RUN (&table, NULL, "stats", "--rpc-addr", cl->a->rpc), ==, 0);
+  g_assert_nonnull (strstr (table, "frames_received "));
 }
 
 static void

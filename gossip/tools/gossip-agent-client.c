@@ -821,3 +821,60 @@ out:
   client_clear (&client);
   return ret;
 }
+
+/* --- stats ------------------------------------------------------------------ */
+
+int
+agent_command_stats (int argc, char **argv)
+{
+  Client client = { "stats" };
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the counters as one JSON object"), NULL },
+    { NULL }
+  };
+  g_autoptr(JsonObject) request = new_request ("stats");
+  g_autoptr(JsonObject) response = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonNode *stats;
+  int ret;
+
+  ret = parse_options (&client, "",
+                       _("Prints a running agent's counters: frames received and refused (and why),\n"
+                         "bounds reached, bytes and probes sent."),
+                       entries, 0, 0, argc, argv);
+  if (ret >= 0)
+    goto out;
+
+  response = client_call (&client, request, CLIENT_TIMEOUT_S, &error);
+  if (response == NULL)
+    {
+      ret = agent_fail (client.command, "%s", error->message);
+      goto out;
+    }
+  stats = json_object_get_member (response, "stats");
+  if (stats == NULL || !JSON_NODE_HOLDS_OBJECT (stats))
+    {
+      ret = agent_fail (client.command, _("malformed answer from the agent at %s: no counters"),
+                        client.target);
+      goto out;
+    }
+  if (json)
+    {
+      g_autofree char *text = agent_json_to_string (stats);
+      printf ("%s\n", text);
+    }
+  else
+    {
+      JsonObject *o = json_node_get_object (stats);
+      g_autoptr(GList) names = json_object_get_members (o);
+
+      for (GList *l = names; l != NULL; l = l->next)
+        printf ("%-22s %" G_GINT64_FORMAT "\n", (const char *) l->data, json_object_get_int_member (o, l->data));
+    }
+  ret = AGENT_EXIT_OK;
+
+out:
+  client_clear (&client);
+  return ret;
+}

@@ -26,6 +26,10 @@
  *           "eligible":N,"quorum":N}
  *          ("enabled" false, "leader" null and zeros without --election)
  *   {"cmd":"forget","node":ID}
+ *       -> {"ok":true}
+ *   {"cmd":"stats"}
+ *       -> {"ok":true,"stats":{NAME:N...}}, the cluster's counters
+ *          (GossipClusterStats, gossip-agent(1) STATS)
  *
  * "payload" is the payload's JSON text as a string, parsed by the agent
  * with gossip_payload_from_json(): embedding it as a JSON value would lose
@@ -594,6 +598,33 @@ cmd_forget (Conn       *c,
   return TRUE;
 }
 
+static gboolean
+cmd_stats (Conn       *c,
+           JsonObject *request,
+           GError    **error)
+{
+  g_autoptr(JsonObject) results = json_object_new ();
+  JsonObject *counters = json_object_new ();
+  GossipClusterStats st;
+  const struct { const char *name; guint64 value; } rows[] = {
+#define ROW(f) { #f, st.f }
+    ROW (frames_received), ROW (frames_dropped), ROW (frames_rejected), ROW (auth_rejected),
+    ROW (frames_replayed), ROW (frames_fenced), ROW (updates_refused), ROW (members_refused),
+    ROW (broadcasts_dropped), ROW (dedup_evicted), ROW (probes_refused), ROW (lookups_refused),
+    ROW (streams_refused), ROW (messages_delivered), ROW (bytes_sent), ROW (bytes_received),
+    ROW (probes_sent), ROW (indirect_probes_sent),
+#undef ROW
+  };
+
+  gossip_cluster_get_stats (c->control->cluster, &st);
+  for (gsize i = 0; i < G_N_ELEMENTS (rows); i++)
+    json_object_set_int_member (counters, rows[i].name, (gint64) MIN (rows[i].value, (guint64) G_MAXINT64));
+  json_object_set_int_member (counters, "local_health", st.local_health);
+  json_object_set_object_member (results, "stats", counters);
+  reply_ok (c, results);
+  return TRUE;
+}
+
 static const struct {
   const char *name;
   gboolean (*run) (Conn *c, JsonObject *request, GError **error);
@@ -607,6 +638,7 @@ static const struct {
   { "delete-meta", cmd_delete_meta },
   { "leader",      cmd_leader },
   { "forget",      cmd_forget },
+  { "stats",       cmd_stats },
 };
 
 static void

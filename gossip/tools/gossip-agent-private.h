@@ -46,6 +46,7 @@ int agent_command_leave       (int argc, char **argv);
 int agent_command_set_meta    (int argc, char **argv);
 int agent_command_delete_meta (int argc, char **argv);
 int agent_command_leader      (int argc, char **argv);
+int agent_command_stats       (int argc, char **argv);
 int agent_command_forget      (int argc, char **argv);
 
 /* Prints "gossip-agent COMMAND: MESSAGE (see 'gossip-agent COMMAND --help')"

@@ -35,6 +35,8 @@ static const Command commands[] = {
     agent_command_delete_meta },
   { "leader",      N_("Show the leader elected by a running agent's election"),
     agent_command_leader },
+  { "stats",       N_("Show a running agent's counters (refused frames, bounds reached)"),
+    agent_command_stats },
   { "forget",      N_("Remove a member gone for good from a running agent's election"),
     agent_command_forget },
 };
