@@ -606,19 +606,22 @@ cmd_stats (Conn       *c,
   g_autoptr(JsonObject) results = json_object_new ();
   JsonObject *counters = json_object_new ();
   GossipClusterStats st;
-  const struct { const char *name; guint64 value; } rows[] = {
-#define ROW(f) { #f, st.f }
-    ROW (frames_received), ROW (frames_dropped), ROW (frames_rejected), ROW (auth_rejected),
-    ROW (frames_replayed), ROW (frames_fenced), ROW (updates_refused), ROW (members_refused),
-    ROW (broadcasts_dropped), ROW (dedup_evicted), ROW (probes_refused), ROW (lookups_refused),
-    ROW (streams_refused), ROW (messages_delivered), ROW (bytes_sent), ROW (bytes_received),
-    ROW (probes_sent), ROW (indirect_probes_sent),
-#undef ROW
-  };
 
   gossip_cluster_get_stats (c->control->cluster, &st);
-  for (gsize i = 0; i < G_N_ELEMENTS (rows); i++)
-    json_object_set_int_member (counters, rows[i].name, (gint64) MIN (rows[i].value, (guint64) G_MAXINT64));
+  {
+    const struct { const char *name; guint64 value; } rows[] = {
+#define ROW(f) { #f, st.f }
+      ROW (frames_received), ROW (frames_dropped), ROW (frames_rejected), ROW (auth_rejected),
+      ROW (frames_replayed), ROW (frames_fenced), ROW (updates_refused), ROW (members_refused),
+      ROW (broadcasts_dropped), ROW (dedup_evicted), ROW (probes_refused), ROW (lookups_refused),
+      ROW (streams_refused), ROW (messages_delivered), ROW (bytes_sent), ROW (bytes_received),
+      ROW (probes_sent), ROW (indirect_probes_sent),
+#undef ROW
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (rows); i++)
+      json_object_set_int_member (counters, rows[i].name, (gint64) MIN (rows[i].value, (guint64) G_MAXINT64));
+  }
   json_object_set_int_member (counters, "local_health", st.local_health);
   json_object_set_object_member (results, "stats", counters);
   reply_ok (c, results);
