@@ -18,9 +18,8 @@
 #include "gossip-crypto-private.h"
 #include "gossip-private.h"
 
-#define MAX_STATE_RECORDS       100000
 /* State pages (PROTOCOL.md, "State pages"). */
-#define STATE_PAGE_MORE         0x01
+#define STATE_PAGE_MORE         GOSSIP_STATE_PAGE_MORE
 #define MAX_STATE_PAGES         4096   /* per exchange, pulled or pushed */
 
 /* PUSH_PULL modes. */
@@ -644,26 +643,6 @@ write_page (GossipCluster *self,
   return more;
 }
 
-static gboolean
-read_record (GossipReader *r,
-             GossipRecord *rec)
-{
-  guint8 state = 0;
-
-  if (!_gossip_update_read (r, &rec->alive) || rec->alive.kind != GOSSIP_UPDATE_ALIVE)
-    {
-      _gossip_update_clear (&rec->alive);
-      return FALSE;
-    }
-  if (!gossip_reader_get_u8 (r, &state) || state > GOSSIP_NODE_LEAVING)
-    {
-      _gossip_update_clear (&rec->alive);
-      return FALSE;
-    }
-  rec->state = state;
-  return TRUE;
-}
-
 static void
 merge_record (GossipCluster *self,
               GossipRecord  *rec)
@@ -773,6 +752,22 @@ may_introduce (GossipCluster      *self,
  * the fault are merged (each is valid on its own). @last (optional)
  * receives the last id, the cursor of the next page; @more whether one
  * follows. */
+typedef struct {
+  GossipCluster *self;
+  const guint8  *only;
+} PageMerge;
+
+static void
+merge_page_record (GossipRecord *rec,
+                   gpointer      data)
+{
+  PageMerge *pm = data;
+
+  if (pm->only == NULL || (memcmp (rec->alive.id, pm->only, GOSSIP_UUID_SIZE) == 0 &&
+                           may_introduce (pm->self, &rec->alive)))
+    merge_record (pm->self, rec);
+}
+
 static gboolean
 merge_page (GossipCluster *self,
             GossipReader  *r,
@@ -780,38 +775,9 @@ merge_page (GossipCluster *self,
             guint8        *last,
             gboolean      *more)
 {
-  guint8 flags = 0;
-  const guint8 *after = NULL;
-  guint8 prev[GOSSIP_UUID_SIZE];
-  guint32 count = 0;
+  PageMerge pm = { self, only };
 
-  if (!gossip_reader_get_u8 (r, &flags) || (flags & ~STATE_PAGE_MORE) != 0 ||
-      !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &after) ||
-      !gossip_reader_get_u32 (r, &count) || count > MAX_STATE_RECORDS ||
-      ((flags & STATE_PAGE_MORE) != 0 && count == 0))
-    return FALSE;
-  memcpy (prev, after, GOSSIP_UUID_SIZE);
-  for (guint32 i = 0; i < count; i++)
-    {
-      GossipRecord rec;
-      if (!read_record (r, &rec))
-        return FALSE;
-      if (memcmp (rec.alive.id, prev, GOSSIP_UUID_SIZE) <= 0)
-        {
-          _gossip_update_clear (&rec.alive);
-          return FALSE;
-        }
-      memcpy (prev, rec.alive.id, GOSSIP_UUID_SIZE);
-      if (only == NULL || (memcmp (rec.alive.id, only, GOSSIP_UUID_SIZE) == 0 &&
-                           may_introduce (self, &rec.alive)))
-        merge_record (self, &rec);
-      _gossip_update_clear (&rec.alive);
-    }
-  if (last != NULL)
-    memcpy (last, prev, GOSSIP_UUID_SIZE);
-  if (more != NULL)
-    *more = (flags & STATE_PAGE_MORE) != 0;
-  return TRUE;
+  return _gossip_state_page_read (r, last, more, merge_page_record, &pm);
 }
 
 gboolean
@@ -1030,7 +996,7 @@ handle_join (GossipCluster        *self,
       _gossip_membership_reject_join (self, reply, reason);
       return;
     }
-  if (!read_record (r, &rec))
+  if (!_gossip_record_read (r, &rec))
     {
       self->stats.frames_dropped++;
       return;

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "gossip-private.h"
 
 /* Limits on what a peer may announce; anything beyond is malformed. */
@@ -147,4 +149,63 @@ _gossip_update_read (GossipReader *r,
 fail:
   _gossip_update_clear (u);
   return FALSE;
+}
+
+gboolean
+_gossip_record_read (GossipReader *r,
+                     GossipRecord *rec)
+{
+  guint8 state = 0;
+
+  if (!_gossip_update_read (r, &rec->alive))
+    return FALSE;
+  if (rec->alive.kind != GOSSIP_UPDATE_ALIVE ||
+      !gossip_reader_get_u8 (r, &state) || state > GOSSIP_NODE_LEAVING)
+    {
+      _gossip_update_clear (&rec->alive);
+      return FALSE;
+    }
+  rec->state = state;
+  return TRUE;
+}
+
+gboolean
+_gossip_state_page_read (GossipReader     *r,
+                         guint8           *last,
+                         gboolean         *more,
+                         GossipRecordFunc  func,
+                         gpointer          data)
+{
+  guint8 flags = 0;
+  const guint8 *after = NULL;
+  guint8 prev[GOSSIP_UUID_SIZE];
+  guint32 count = 0;
+
+  if (!gossip_reader_get_u8 (r, &flags) || (flags & ~GOSSIP_STATE_PAGE_MORE) != 0 ||
+      !gossip_reader_get_raw (r, GOSSIP_UUID_SIZE, &after) ||
+      !gossip_reader_get_u32 (r, &count) || count > GOSSIP_MAX_STATE_RECORDS ||
+      ((flags & GOSSIP_STATE_PAGE_MORE) != 0 && count == 0))
+    return FALSE;
+  memcpy (prev, after, GOSSIP_UUID_SIZE);
+  for (guint32 i = 0; i < count; i++)
+    {
+      GossipRecord rec;
+
+      if (!_gossip_record_read (r, &rec))
+        return FALSE;
+      if (memcmp (rec.alive.id, prev, GOSSIP_UUID_SIZE) <= 0)
+        {
+          _gossip_update_clear (&rec.alive);
+          return FALSE;
+        }
+      memcpy (prev, rec.alive.id, GOSSIP_UUID_SIZE);
+      if (func != NULL)
+        func (&rec, data);
+      _gossip_update_clear (&rec.alive);
+    }
+  if (last != NULL)
+    memcpy (last, prev, GOSSIP_UUID_SIZE);
+  if (more != NULL)
+    *more = (flags & GOSSIP_STATE_PAGE_MORE) != 0;
+  return TRUE;
 }

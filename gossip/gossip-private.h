@@ -124,6 +124,20 @@ typedef struct {
 void      _gossip_update_clear   (GossipUpdate *u);
 void      _gossip_update_write   (GossipWriter *w, const GossipUpdate *u);
 gboolean  _gossip_update_read    (GossipReader *r, GossipUpdate *u);
+/* A record: an ALIVE update and a u8 state. */
+gboolean  _gossip_record_read    (GossipReader *r, GossipRecord *rec);
+
+/* State pages (PROTOCOL.md, "State pages"): [u8 flags][id cursor][u32
+ * count][records in strictly increasing id order after the cursor]. */
+#define GOSSIP_STATE_PAGE_MORE    0x01
+#define GOSSIP_MAX_STATE_RECORDS  100000
+typedef void (*GossipRecordFunc) (GossipRecord *rec, gpointer data);
+/* Reads one page, calling @func (may be NULL) with each record in order;
+ * FALSE when malformed, out of order, or MORE on an empty page (records
+ * before the fault have been passed to @func). @last receives the last
+ * id (the cursor when empty), @more the MORE flag. */
+gboolean  _gossip_state_page_read (GossipReader *r, guint8 *last, gboolean *more,
+                                   GossipRecordFunc func, gpointer data);
 
 #define GOSSIP_USER_FLAG_WANT_REPLY 0x01
 #define GOSSIP_USER_FLAG_RELIABLE   0x02

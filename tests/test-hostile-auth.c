@@ -19,7 +19,14 @@
 
 #include <string.h>
 
+#include <errno.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include "sim-harness.h"
+#include "test-util.h"
 #include "gossip-private.h"
 
 #define SEC      G_USEC_PER_SEC
@@ -483,6 +490,139 @@ test_join_wrong_token (void)
   g_assert_cmpuint (gossip_cluster_count_all (sim_node (sim, 0)->cluster), ==, 1);
 }
 
+/* ---- real sockets ---------------------------------------------------------- */
+
+static struct sockaddr_in
+inet_of (const char *address)
+{
+  struct sockaddr_in sa = { 0 };
+  const char *colon = strrchr (address, ':');
+  g_autofree char *host = g_strndup (address, colon - address);
+
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons ((guint16) atoi (colon + 1));
+  g_assert_cmpint (inet_pton (AF_INET, host, &sa.sin_addr), ==, 1);
+  return sa;
+}
+
+typedef struct {
+  GossipCluster *node;
+  guint64        above;
+} AuthWait;
+
+static gboolean
+auth_rejected_above (gpointer data)
+{
+  AuthWait *w = data;
+  GossipClusterStats st;
+
+  gossip_cluster_get_stats (w->node, &st);
+  return st.auth_rejected > w->above;
+}
+
+/* The same attacks over UDP and TCP on loopback: forged datagrams without
+ * the token or with another are refused and counted; a stream JOIN that
+ * fails authentication is answered with the two-byte notice, nothing else. */
+static void
+test_sockets (void)
+{
+  g_autoptr(GossipConfig) config = fast_config ();
+  g_autoptr(GError) error = NULL;
+  GossipCluster *nodes[2];
+  g_autofree char *address = NULL;
+  struct sockaddr_in to;
+  guint8 node0_id[GOSSIP_UUID_SIZE], fake[GOSSIP_UUID_SIZE];
+  g_autoptr(GBytes) body = NULL;
+  AuthWait w;
+  GossipClusterStats st;
+  int fd;
+
+  g_assert_true (gossip_config_set_string (config, "bearer_token", TOKEN, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 2; i++)
+    {
+      nodes[i] = gossip_cluster_new (config, &error);
+      g_assert_no_error (error);
+      g_assert_true (gossip_cluster_start (nodes[i], &error));
+    }
+  address = gossip_cluster_get_advertise_address (nodes[0]);
+  {
+    const char *peers[] = { address, NULL };
+    g_assert_cmpint (gossip_cluster_join (nodes[1], peers, &error), ==, 1);
+  }
+  to = inet_of (address);
+  g_assert_true (gossip_uuid_parse (gossip_cluster_get_node_id (nodes[1]), node0_id));
+  g_assert_true (gossip_uuid_parse ("00000000-0000-7000-8000-0000000000ff", fake));
+  body = fake_member_body (node0_id, fake);
+
+  /* Datagrams: unsigned, and signed with another token. */
+  fd = socket (AF_INET, SOCK_DGRAM, 0);
+  {
+    g_autoptr(GossipCodec) open_codec = gossip_codec_new (NULL, FALSE, 0);
+    g_autoptr(GossipCodec) wrong = token_codec ("battery staple", node0_id);
+    g_autoptr(GBytes) f1 = seal_with (open_codec, body);
+    g_autoptr(GBytes) f2 = seal_with (wrong, body);
+
+    gossip_cluster_get_stats (nodes[0], &st);
+    w = (AuthWait) { nodes[0], st.auth_rejected + 1 };
+    g_assert_cmpint (sendto (fd, g_bytes_get_data (f1, NULL), g_bytes_get_size (f1), 0,
+                             (struct sockaddr *) &to, sizeof to), >, 0);
+    g_assert_cmpint (sendto (fd, g_bytes_get_data (f2, NULL), g_bytes_get_size (f2), 0,
+                             (struct sockaddr *) &to, sizeof to), >, 0);
+    g_assert_true (wait_for (auth_rejected_above, &w, 5));
+  }
+  close (fd);
+
+  /* A stream JOIN without the token: the notice, and nothing else. */
+  fd = socket (AF_INET, SOCK_STREAM, 0);
+  g_assert_cmpint (connect (fd, (struct sockaddr *) &to, sizeof to), ==, 0);
+  {
+    g_autoptr(GossipCodec) open_codec = gossip_codec_new (NULL, FALSE, 0);
+    GossipWriter jw;
+    g_autoptr(GBytes) join = NULL, frame = NULL;
+    guint8 header[5], reply[16];
+    gsize len, have = 0;
+    struct timeval tv = { 5, 0 };
+
+    gossip_writer_init (&jw);
+    gossip_writer_put_u8 (&jw, GOSSIP_PACKET_JOIN);
+    gossip_writer_put_u8 (&jw, 0);
+    gossip_writer_put_u8 (&jw, GOSSIP_PROTOCOL_VERSION);
+    gossip_writer_put_string (&jw, "");
+    join = gossip_writer_steal_bytes (&jw);
+    frame = seal_with (open_codec, join);
+    len = g_bytes_get_size (frame);
+    header[0] = 1;
+    header[1] = (guint8) (len >> 24);
+    header[2] = (guint8) (len >> 16);
+    header[3] = (guint8) (len >> 8);
+    header[4] = (guint8) len;
+    g_assert_cmpint (send (fd, header, sizeof header, 0), ==, sizeof header);
+    g_assert_cmpint (send (fd, g_bytes_get_data (frame, NULL), len, 0), ==, (gssize) len);
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    for (;;)
+      {
+        ssize_t n = recv (fd, reply + have, sizeof reply - have, 0);
+        if (n <= 0)
+          break;
+        have += (gsize) n;
+      }
+    /* [u32 2][02 ff], then the responder closes. */
+    g_assert_cmpuint (have, ==, 6);
+    g_assert_cmpmem (reply, 6, ((const guint8[]) { 0, 0, 0, 2, GOSSIP_FRAME_VERSION, 0xff }), 6);
+  }
+  close (fd);
+
+  gossip_cluster_get_stats (nodes[0], &st);
+  g_assert_cmpuint (st.auth_rejected, >=, 3);
+  g_assert_cmpuint (gossip_cluster_count_all (nodes[0]), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      gossip_cluster_stop (nodes[i]);
+      g_object_unref (nodes[i]);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -494,6 +634,7 @@ main (int argc, char **argv)
   g_test_add_func ("/hostile/auth/cluster/token", test_cluster_token);
   g_test_add_func ("/hostile/auth/cluster/key-replay", test_cluster_key_replay);
   g_test_add_func ("/hostile/auth/join-wrong-token", test_join_wrong_token);
+  g_test_add_func ("/hostile/auth/sockets", test_sockets);
 
   return g_test_run ();
 }

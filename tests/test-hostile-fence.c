@@ -636,6 +636,79 @@ test_incarnation (void)
   fixture_clear (&f);
 }
 
+typedef struct {
+  const char *from;                   /* the relay's address */
+  guint       user_seen, gossip_seen;
+  guint       max_user_ttl, max_gossip_ttl;
+} TtlTap;
+
+static void
+ttl_tap (GBytes *frame, gboolean reliable, const char *from, gpointer user_data)
+{
+  TtlTap *t = user_data;
+  g_autoptr(GossipCodec) codec = gossip_codec_new (NULL, FALSE, 0);
+  g_autoptr(GBytes) body = NULL;
+  const guint8 *d;
+  gsize len;
+
+  if (g_strcmp0 (from, t->from) != 0)
+    return;
+  body = gossip_codec_open (codec, g_bytes_get_data (frame, NULL), g_bytes_get_size (frame), NULL);
+  if (body == NULL)
+    return;
+  d = g_bytes_get_data (body, &len);
+  /* USER: kind, 0, flags, u16 type, origin, u64 id, u8 ttl. */
+  if (len > 30 && d[0] == GOSSIP_PACKET_USER && d[3] == (MSG_TYPE >> 8) && d[4] == (MSG_TYPE & 0xff))
+    {
+      t->user_seen++;
+      t->max_user_ttl = MAX (t->max_user_ttl, d[29]);
+    }
+  /* GOSSIP: kind, 0, sender, u8 ttl. */
+  if (len > 18 && d[0] == GOSSIP_PACKET_GOSSIP)
+    {
+      t->gossip_seen++;
+      t->max_gossip_ttl = MAX (t->max_gossip_ttl, d[18]);
+    }
+}
+
+/* Issue 14: "Forged reliable broadcasts are relayed by every member ...
+ * (TTL not clamped)". A broadcast or a GOSSIP packet with TTL 255 is
+ * relayed with at most the formula's maximum less one. */
+static void
+test_ttl_clamp (void)
+{
+  Fixture f;
+  TtlTap tap = { NULL, 0, 0, 0, 0 };
+  const guint relay = 1;
+
+  fixture_init (&f, 36);
+  tap.from = sim_node (f.sim, relay)->address;
+  for (guint i = 0; i < f.n; i++)
+    if (i != relay)
+      sim_transport_set_tap (sim_node (f.sim, i)->transport, ttl_tap, &tap);
+  {
+    g_autoptr(GBytes) user = user_body (f.ids[0], 77, TRUE);
+    g_autoptr(GBytes) news = gossip_body (f.ids[0], fake_id, 1, ATTACKER, NULL);
+    guint8 *u = (guint8 *) g_bytes_get_data (user, NULL);
+    guint8 *g = (guint8 *) g_bytes_get_data (news, NULL);
+
+    u[29] = 255;
+    g[18] = 255;
+    g_assert_null (send_as (&f, relay, sim_node (f.sim, 0)->address, f.ids[0], user, TRUE, FALSE));
+    g_assert_null (send_as (&f, relay, sim_node (f.sim, 0)->address, f.ids[0], news, FALSE, FALSE));
+  }
+  sim_advance (f.sim, 2 * SEC);
+  g_test_message ("relayed %u broadcast and %u gossip packets, TTL at most %u and %u",
+                  tap.user_seen, tap.gossip_seen, tap.max_user_ttl, tap.max_gossip_ttl);
+  g_assert_cmpuint (tap.user_seen, >, 0);
+  g_assert_cmpuint (tap.gossip_seen, >, 0);
+  g_assert_cmpuint (tap.max_user_ttl, ==, GOSSIP_MAX_TTL - 1);
+  g_assert_cmpuint (tap.max_gossip_ttl, <=, GOSSIP_MAX_TTL - 1);
+  for (guint i = 0; i < f.n; i++)
+    sim_transport_set_tap (sim_node (f.sim, i)->transport, NULL, NULL);
+  fixture_clear (&f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -646,6 +719,7 @@ main (int argc, char **argv)
   g_test_add_func ("/hostile/fence/forged-user", test_forged_user);
   g_test_add_func ("/hostile/fence/reflection", test_reflection);
   g_test_add_func ("/hostile/fence/incarnation", test_incarnation);
+  g_test_add_func ("/hostile/fence/ttl-clamp", test_ttl_clamp);
 
   return g_test_run ();
 }

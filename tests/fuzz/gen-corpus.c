@@ -7,6 +7,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include "config.h"  /* gossip-private.h needs GETTEXT_PACKAGE */
+
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 #include "gossip-crypto-private.h"
 #include "gossip-frame-private.h"
 #include "gossip-payload-private.h"
+#include "gossip-private.h"
 
 static const char *out_dir;
 
@@ -241,6 +244,55 @@ gen_reader (void)
   write_bytes ("reader", "strings", strings);
 }
 
+/* State pages: empty, one record, several with metadata and tags, MORE. */
+static void
+gen_state (void)
+{
+  static const guint8 zero[16] = { 0 };
+  const guint counts[] = { 0, 1, 3 };
+
+  for (gsize c = 0; c < G_N_ELEMENTS (counts); c++)
+    for (guint more = 0; more < 2; more++)
+      {
+        GossipWriter w;
+        g_autoptr(GBytes) page = NULL;
+        g_autofree char *name = g_strdup_printf ("page-%u%s", counts[c], more ? "-more" : "");
+        g_autoptr(GHashTable) md = _gossip_metadata_new ();
+        const char *tag_list[] = { "web", "db", NULL };
+        GossipStrv *tags = _gossip_strv_new (tag_list);
+
+        if (counts[c] == 0 && more)
+          {
+            _gossip_strv_unref (tags);
+            continue;
+          }
+        g_hash_table_insert (md, g_strdup ("zone"), g_strdup ("eu"));
+        gossip_writer_init (&w);
+        gossip_writer_put_u8 (&w, more ? GOSSIP_STATE_PAGE_MORE : 0);
+        gossip_writer_put_raw (&w, zero, 16);
+        gossip_writer_put_u32 (&w, counts[c]);
+        for (guint i = 0; i < counts[c]; i++)
+          {
+            GossipUpdate u = { 0 };
+
+            u.kind = GOSSIP_UPDATE_ALIVE;
+            u.id[6] = 0x70;
+            u.id[15] = (guint8) (i + 1);
+            u.incarnation = i;
+            u.address = (char *) "10.0.0.1:7946";
+            u.meta_version = 3;
+            u.metadata = i % 2 ? md : NULL;
+            u.tags = i % 2 ? tags : NULL;
+            u.app_version = (char *) "1.0";
+            _gossip_update_write (&w, &u);
+            gossip_writer_put_u8 (&w, (guint8) (i % 4));
+          }
+        page = gossip_writer_steal_bytes (&w);
+        write_bytes ("state", name, page);
+        _gossip_strv_unref (tags);
+      }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -255,5 +307,6 @@ main (int argc, char **argv)
   gen_payloads ();
   gen_snappy ();
   gen_reader ();
+  gen_state ();
   return 0;
 }

@@ -4,7 +4,7 @@
 # Usage: tests/fuzz/run-fuzz.sh [-b] [-g] [-j JOBS] [SECONDS] [TARGET...]
 #
 #   SECONDS   run time per target (default 30)
-#   TARGET    frame, payload, snappy, reader (default: all)
+#   TARGET    frame, payload, snappy, reader, state (default: all)
 #   -b        build only, do not run
 #   -g        regenerate the seed corpora in tests/fuzz/corpus/ and exit
 #   -j JOBS   targets run in parallel (default 1)
@@ -26,7 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 build=${FUZZ_BUILD_DIR:-${TMPDIR:-/tmp}/gossip-fuzz}
 CC=${CC:-clang}
-all_targets="frame payload snappy reader"
+all_targets="frame payload snappy reader state"
 
 build_only=no
 gen_corpus=no
@@ -49,7 +49,7 @@ esac
 targets=${*:-$all_targets}
 
 pkgs="glib-2.0 json-glib-1.0 libcrypto snappy"
-lib_sources="gossip-error.c gossip-buffer.c gossip-crypto.c gossip-crypto-openssl.c gossip-compress.c gossip-frame.c gossip-payload.c"
+lib_sources="gossip-error.c gossip-buffer.c gossip-crypto.c gossip-crypto-openssl.c gossip-compress.c gossip-frame.c gossip-payload.c gossip-packet.c gossip-node.c gossip-uuid.c"
 
 mkdir -p "$build"
 # The library sources include config.h first: what configure and the

@@ -34,6 +34,10 @@
 #include "fuzz-reader.c"
 #undef LLVMFuzzerTestOneInput
 
+#define LLVMFuzzerTestOneInput fuzz_state_one_input
+#include "fuzz-state.c"
+#undef LLVMFuzzerTestOneInput
+
 typedef int (*FuzzFunc) (const uint8_t *data, size_t size);
 
 typedef struct {
@@ -46,6 +50,7 @@ static const Target targets[] = {
   { "payload", fuzz_payload_one_input },
   { "snappy", fuzz_snappy_one_input },
   { "reader", fuzz_reader_one_input },
+  { "state", fuzz_state_one_input },
 };
 
 #define MUTATIONS_PER_SEED 200
