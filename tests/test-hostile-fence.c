@@ -225,6 +225,32 @@ test_fake_member (void)
   g_assert_cmpuint (after.frames_fenced - before.frames_fenced, ==, 2);
   g_assert_cmpuint (gossip_cluster_count_all (sim_node (f.sim, 1)->cluster), ==, f.n);
 
+  /* ACK and NACK from the stranger (an ack could keep a dead member
+   * alive): refused before they are read. */
+  {
+    GossipWriter w;
+    g_autoptr(GBytes) ack = NULL, nack = NULL;
+
+    gossip_writer_init (&w);
+    gossip_writer_put_u8 (&w, GOSSIP_PACKET_ACK);
+    gossip_writer_put_u8 (&w, 0);
+    gossip_writer_put_u32 (&w, 1);
+    gossip_writer_put_raw (&w, f.ids[2], GOSSIP_UUID_SIZE);
+    gossip_writer_put_u16 (&w, 0);
+    ack = gossip_writer_steal_bytes (&w);
+    gossip_writer_init (&w);
+    gossip_writer_put_u8 (&w, GOSSIP_PACKET_NACK);
+    gossip_writer_put_u8 (&w, 0);
+    gossip_writer_put_u32 (&w, 1);
+    gossip_writer_put_raw (&w, f.ids[2], GOSSIP_UUID_SIZE);
+    nack = gossip_writer_steal_bytes (&w);
+    before = stats_of (&f, 1);
+    g_assert_null (send_as (&f, 1, ATTACKER, f.ids[2], ack, FALSE, FALSE));
+    g_assert_null (send_as (&f, 1, ATTACKER, f.ids[2], nack, FALSE, FALSE));
+    after = stats_of (&f, 1);
+    g_assert_cmpuint (after.frames_fenced - before.frames_fenced, ==, 2);
+  }
+
   /* A member relaying the same news in its own name: taken. */
   {
     g_autoptr(GBytes) relayed = gossip_body (f.ids[0], fake_id, 1, ATTACKER, NULL);
