@@ -313,12 +313,14 @@ _gossip_cluster_publish (GossipCluster      *self,
   GossipNode *old = m->snapshot;
   GossipNode *fresh;
 
+  GossipNodeState shown = _gossip_member_shown_state (self, m);
+
   g_assert (info != NULL || old != NULL);
   if (info != NULL)
-    fresh = _gossip_node_new (m->uuid, info->address, m->state, m->incarnation, info->app_version,
+    fresh = _gossip_node_new (m->uuid, info->address, shown, m->incarnation, info->app_version,
                               info->tags, info->metadata, info->meta_version, m->is_local);
   else
-    fresh = _gossip_node_new (m->uuid, old->address, m->state, m->incarnation, old->app_version,
+    fresh = _gossip_node_new (m->uuid, old->address, shown, m->incarnation, old->app_version,
                               old->tags, old->metadata, old->metadata_version, m->is_local);
 
   g_mutex_lock (&self->lock);

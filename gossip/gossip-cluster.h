@@ -139,6 +139,8 @@ gboolean       gossip_cluster_delete_metadata  (GossipCluster *cluster, const ch
  * @lookups_refused: sends dropped because max_pending_lookups DNS lookups were in flight
  * @streams_refused: incoming connections closed at once: max_incoming_streams in
  *   total or max_incoming_streams_per_peer from the host were open
+ * @suspicions_raised: suspicions this node raised or confirmed itself, after a
+ *   failed probe (internal: shown only once confirmed)
  * @frames_fenced: frames refused because they came from a stranger (neither a
  *   member at its recorded address nor authenticated) or named another
  *   sender than their frame's
@@ -171,6 +173,7 @@ typedef struct {
   guint64 probes_refused;
   guint64 lookups_refused;
   guint64 streams_refused;
+  guint64 suspicions_raised;
 } GossipClusterStats;
 
 void           gossip_cluster_get_stats        (GossipCluster *cluster, GossipClusterStats *stats);

@@ -276,6 +276,7 @@ _gossip_membership_set_state (GossipCluster   *self,
                               GossipNodeState  state)
 {
   GossipNodeState old = m->state;
+  GossipNodeState old_shown = m->snapshot->state;
 
   if (old == state)
     return;
@@ -288,13 +289,39 @@ _gossip_membership_set_state (GossipCluster   *self,
   if (state != GOSSIP_NODE_SUSPECT)
     _gossip_suspicion_clear (self, m);
 
-  _gossip_cluster_publish (self, m, NULL);
-  _gossip_cluster_emit_state (self, m->snapshot, old);
+  /* An unconfirmed suspicion is not shown (gossip-probe.c): nothing to
+   * publish nor emit until it is, or until it ends. */
+  if (_gossip_member_shown_state (self, m) != old_shown)
+    {
+      _gossip_cluster_publish (self, m, NULL);
+      _gossip_cluster_emit_state (self, m->snapshot, old_shown);
+    }
 
   /* A node coming back from the dead gets a full state exchange, so that
    * a healed partition converges within a round trip. */
   if (old == GOSSIP_NODE_DEAD && state == GOSSIP_NODE_ALIVE && !m->is_local)
     push_pull_with (self, m->snapshot->address);
+}
+
+GossipNodeState
+_gossip_member_shown_state (GossipCluster *self,
+                            GossipMember  *m)
+{
+  if (m->state == GOSSIP_NODE_SUSPECT && !_gossip_suspicion_visible (self, m))
+    return GOSSIP_NODE_ALIVE;
+  return (GossipNodeState) m->state;
+}
+
+void
+_gossip_membership_show_state (GossipCluster *self,
+                               GossipMember  *m)
+{
+  GossipNodeState old_shown = m->snapshot->state;
+
+  if (_gossip_member_shown_state (self, m) == old_shown)
+    return;
+  _gossip_cluster_publish (self, m, NULL);
+  _gossip_cluster_emit_state (self, m->snapshot, old_shown);
 }
 
 static GossipMember *

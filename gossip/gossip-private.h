@@ -264,6 +264,7 @@ struct _GossipCluster
   GHashTable       *probes;           /* seq -> GossipProbe* */
   guint32           next_seq;
   guint             local_health;
+  gint64            srtt, rttvar;     /* round trip of direct acks (µs; 0: none yet) */
   GQueue            broadcasts;       /* GossipBroadcast* for piggybacking */
   gsize             broadcast_bytes;  /* their encodings, in total */
   GHashTable       *history;          /* dedup keys (point into history_order entries) */
@@ -406,6 +407,13 @@ void      _gossip_suspicion_start       (GossipCluster *self, GossipMember *m, c
 gboolean  _gossip_suspicion_confirm     (GossipCluster *self, GossipMember *m, const guint8 *accuser);
 void      _gossip_suspicion_clear       (GossipCluster *self, GossipMember *m);
 const guint8 *_gossip_suspicion_first_accuser (GossipMember *m);
+/* Whether @m's suspicion is confirmed enough to be shown. */
+gboolean  _gossip_suspicion_visible     (GossipCluster *self, GossipMember *m);
+/* The state a member is shown in: its own, but alive while a suspicion
+ * is not confirmed enough to be shown. */
+GossipNodeState _gossip_member_shown_state (GossipCluster *self, GossipMember *m);
+/* Republishes @m in the state it is shown in now, emitting the change. */
+void      _gossip_membership_show_state (GossipCluster *self, GossipMember *m);
 /* For tests (engine thread): the suspicion of a member, if any. */
 gboolean  _gossip_membership_suspicion_info (GossipCluster *self, const guint8 *uuid,
                                              guint *accusers, gint64 *timeout);

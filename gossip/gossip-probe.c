@@ -23,6 +23,11 @@
 
 #include "gossip-private.h"
 
+/* Probe timing (PROTOCOL.md, "Failure detection (timing)"). */
+#define PROBES_PER_INTERVAL   4
+#define PROBE_RTT_FACTOR      8
+#define PROBE_DEADLINE_FLOOR  (300 * G_TIME_SPAN_MILLISECOND)
+
 typedef enum {
   PROBE_DIRECT,
   PROBE_RELAY,
@@ -46,6 +51,7 @@ typedef struct {
 } GossipProbe;
 
 static void schedule_probe (GossipCluster *self);
+static gint64 probe_period (GossipCluster *self);
 static void start_probe (GossipCluster *self, GossipMember *target);
 static void probe_conclude (GossipCluster *self, GossipProbe *p, gboolean refused);
 
@@ -124,8 +130,10 @@ expected_confirmations (GossipCluster *self)
 
 /* Lifeguard's dynamic suspicion timeout: dead_node_timeout without
  * confirmations, shrinking with the log of the distinct confirmations down
- * to max(dead_node_timeout / 4, 2 probe periods) when all the expected ones
- * arrived. Both ends stretch with our local health. */
+ * to max(dead_node_timeout / 8, 2 suspect-retry intervals, 2 probe periods)
+ * when all the expected ones arrived: a live suspect gets at least two
+ * suspect-retry pings, each carrying the suspicion, to refute it. Both
+ * ends stretch with our local health. */
 static gint64
 suspicion_timeout (GossipCluster *self,
                    GossipMember  *m)
@@ -133,7 +141,8 @@ suspicion_timeout (GossipCluster *self,
   const GossipConfig *c = self->config;
   gint64 health = 1 + (gint64) self->local_health;
   gint64 max = c->dead_node_timeout * health;
-  gint64 min = MIN (max, MAX (c->dead_node_timeout / 4, 2 * c->health_check_interval) * health);
+  gint64 min = MIN (max, MAX (MAX (c->dead_node_timeout / 8, 2 * c->suspect_retry_interval),
+                              2 * probe_period (self)) * health);
   guint k = expected_confirmations (self);
   guint confirmations = m->suspicion != NULL ? m->suspicion->n_accusers - 1 : 0;
   double frac;
@@ -142,6 +151,25 @@ suspicion_timeout (GossipCluster *self,
     return max;
   frac = MIN (1.0, log ((double) confirmations + 1.0) / log ((double) k + 1.0));
   return MAX (min, max - (gint64) ((double) (max - min) * frac));
+}
+
+/* Lifeguard keeps a suspicion internal until others confirm it: a member
+ * is shown suspect (nodes(), on_state_change, groups, elections) only once
+ * independent accusers stand behind the first one, up to two of them when
+ * the cluster is large enough to have them, and shown alive before. A
+ * probe that failed for loss alone rarely finds others failing too before
+ * the suspect refutes; a crashed member fails them all. */
+static guint
+visible_accusers (GossipCluster *self)
+{
+  return 1 + MIN (2, expected_confirmations (self));
+}
+
+gboolean
+_gossip_suspicion_visible (GossipCluster *self,
+                           GossipMember  *m)
+{
+  return m->suspicion != NULL && m->suspicion->n_accusers >= visible_accusers (self);
 }
 
 typedef struct {
@@ -226,6 +254,9 @@ _gossip_suspicion_start (GossipCluster *self,
   memcpy (m->suspicion->accusers[0], accuser, GOSSIP_UUID_SIZE);
   m->suspicion->n_accusers = 1;
   arm_suspicion (self, m);
+  /* With nobody to confirm it (a cluster of two), shown at once. */
+  if (m->state == GOSSIP_NODE_SUSPECT)
+    _gossip_membership_show_state (self, m);
 
   if (k > 0 && memcmp (accuser, self->local_uuid, GOSSIP_UUID_SIZE) != 0 &&
       /* k > 0: there is at least one possible confirmer. */
@@ -256,6 +287,9 @@ _gossip_suspicion_confirm (GossipCluster *self,
       return FALSE;
   memcpy (s->accusers[s->n_accusers++], accuser, GOSSIP_UUID_SIZE);
   arm_suspicion (self, m);
+  /* Confirmed enough: now shown. */
+  if (m->state == GOSSIP_NODE_SUSPECT && s->n_accusers == visible_accusers (self))
+    _gossip_membership_show_state (self, m);
   return TRUE;
 }
 
@@ -293,11 +327,50 @@ _gossip_suspicion_clear (GossipCluster *self,
 /* Probing                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* One member is probed every probe period: health_check_interval / 4, so
+ * that each health_check_interval the scan covers four members and a
+ * crashed one is probed by someone within about half a second on average
+ * at the defaults (memberlist probes every second). */
+static gint64
+probe_period (GossipCluster *self)
+{
+  return MAX (self->config->health_check_interval / PROBES_PER_INTERVAL, 10 * G_TIME_SPAN_MILLISECOND);
+}
+
+/* How long a probe waits for an ack: a multiple of the round trip measured
+ * on acks (a LAN answers in well under a millisecond, so the floor decides
+ * there), never beyond min(suspect_timeout, probe period × 4); all of it
+ * stretched by local health. Until a round trip is measured, the ceiling. */
 static gint64
 probe_deadline (GossipCluster *self)
 {
-  gint64 d = MIN (self->config->suspect_timeout, self->config->health_check_interval);
+  gint64 ceiling = MIN (self->config->suspect_timeout, self->config->health_check_interval);
+  gint64 d = ceiling;
+
+  if (self->srtt > 0)
+    d = CLAMP (PROBE_RTT_FACTOR * (self->srtt + 4 * self->rttvar), MIN (PROBE_DEADLINE_FLOOR, ceiling), ceiling);
   return d * (gint64) (1 + self->local_health);
+}
+
+/* Jacobson/Karels smoothing of the round trips of direct acks. */
+static void
+rtt_sample (GossipCluster *self,
+            gint64         rtt)
+{
+  if (rtt <= 0)
+    rtt = 1;
+  if (self->srtt == 0)
+    {
+      self->srtt = rtt;
+      self->rttvar = rtt / 2;
+    }
+  else
+    {
+      gint64 err = rtt - self->srtt;
+
+      self->srtt += err / 8;
+      self->rttvar += (ABS (err) - self->rttvar) / 4;
+    }
 }
 
 static void
@@ -372,13 +445,17 @@ probe_ref (GossipCluster *self, guint32 seq)
 
 static void
 probe_acked (GossipCluster *self,
-             GossipProbe   *p)
+             GossipProbe   *p,
+             gboolean       direct)
 {
   if (p->kind == PROBE_DIRECT)
     {
       p->acked = TRUE;
       if (self->local_health > 0)
         self->local_health--;
+      /* Only a direct ack measures the path to the target. */
+      if (direct)
+        rtt_sample (self, now (self) - p->started);
       probe_finish (self, p);
     }
   else
@@ -420,7 +497,7 @@ stream_ping_done (GBytes       *reply,
           gossip_reader_get_raw (&r, GOSSIP_UUID_SIZE, &sender))
         {
           g_autoptr(GPtrArray) news = _gossip_membership_read_updates (self, &r, NULL);
-          probe_acked (self, p);
+          probe_acked (self, p, FALSE);
         }
       _gossip_cluster_flush_events (self);
     }
@@ -547,6 +624,7 @@ probe_conclude (GossipCluster *self,
     {
       GossipUpdate u;
 
+      self->stats.suspicions_raised++;
       _gossip_membership_set_state (self, target, GOSSIP_NODE_SUSPECT);
       _gossip_suspicion_start (self, target, self->local_uuid);
       _gossip_update_from_member (target, GOSSIP_UPDATE_SUSPECT, self->local_uuid, &u);
@@ -558,6 +636,7 @@ probe_conclude (GossipCluster *self,
       /* Our own full probe of a suspect failed: a confirmation, ours. */
       GossipUpdate u;
 
+      self->stats.suspicions_raised++;
       _gossip_update_from_member (target, GOSSIP_UPDATE_SUSPECT, self->local_uuid, &u);
       _gossip_dissemination_spread (self, &u, NULL);
     }
@@ -647,10 +726,10 @@ _gossip_probe_timer_fire (gpointer data)
 static void
 schedule_probe (GossipCluster *self)
 {
-  gint64 period = self->config->health_check_interval * (gint64) (1 + self->local_health);
+  gint64 period = probe_period (self) * (gint64) (1 + self->local_health);
 
   if (gossip_clock_now (self->clock) < self->fast_probe_until)
-    period = self->config->health_check_interval / 8;
+    period = probe_period (self) / 2;
   if (self->timers[GOSSIP_TIMER_PROBE] == 0)
     self->timers[GOSSIP_TIMER_PROBE] = _gossip_cluster_timer (self, period, _gossip_probe_timer_fire);
 }
@@ -770,7 +849,8 @@ _gossip_probe_handle_ack (GossipCluster *self,
     }
   p = probe_lookup (self, seq);
   if (p != NULL && memcmp (p->target, sender, GOSSIP_UUID_SIZE) == 0)
-    probe_acked (self, p);
+    probe_acked (self, p, self->inbound != NULL && self->inbound->sender.present &&
+                          memcmp (self->inbound->sender.id, sender, GOSSIP_UUID_SIZE) == 0);
 }
 
 static void

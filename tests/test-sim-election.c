@@ -1533,6 +1533,9 @@ test_groups (void)
 
   sim_config_set (config, "node_retention_time", "10s");
   sim_config_set (config, "leaving_node_timeout", "3s");
+  /* A confirmed suspicion lasts at least dead_node_timeout / 8: long enough
+   * for node 1 to refute once it hears again. */
+  sim_config_set (config, "dead_node_timeout", "10s");
   sim = sim_new (110);
   gs->sim = sim;
   sim_add_nodes (sim, n, config);

@@ -380,7 +380,10 @@ test_failure_detection (void)
     dump_events (sim, t_kill, -1);
   g_assert_cmpint (first_suspect - t_kill, <=, (n - 1) * hci + deadline);
   g_assert_cmpint (last_suspect - first_suspect, <=, 1 * SEC);
-  g_assert_cmpint (first_dead - first_suspect, >=, MAX (dnt / 4, 2 * hci));
+  /* Shown suspect only once confirmed, dead no sooner than the shortest
+   * (fully confirmed) suspicion after the first, internal accusation. */
+  g_assert_cmpint (first_dead - t_kill, >=,
+                   MAX (MAX (dnt / 8, 2 * config_us (config, "suspect_retry_interval")), 2 * (hci / 4)));
   g_assert_cmpint (first_dead - first_suspect, <=, dnt + 100 * MSEC);
   g_assert_cmpint (last_dead - first_dead, <=, 1 * SEC);
 
@@ -2122,6 +2125,25 @@ inject_suspect (SimHarness *sim, guint to, const guint8 *subject, guint64 incarn
   sim_deliver_from (sim, to, relay, frame, FALSE, NULL);
 }
 
+static gboolean
+any_suspects_internally (SimHarness *sim, gpointer data)
+{
+  guint victim = GPOINTER_TO_UINT (data);
+  guint8 uuid[GOSSIP_UUID_SIZE];
+
+  g_assert_true (gossip_uuid_parse (sim_node (sim, victim)->id, uuid));
+  for (guint i = 0; i < sim_n_nodes (sim); i++)
+    {
+      guint accusers = 0;
+      gint64 timeout = 0;
+
+      if (i != victim && sim_node (sim, i)->running &&
+          _gossip_membership_suspicion_info (sim_node (sim, i)->cluster, uuid, &accusers, &timeout))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* Runs one 6-node cluster to a fault of member 4 and returns when the
  * first survivor suspected it. @kill: the process is gone, so its address
  * refuses streams; otherwise it is black-holed (partitioned away), and
@@ -2136,6 +2158,8 @@ first_suspicion_after_fault (gboolean kill,
   g_autoptr(GossipConfig) config = sim_config_new ();
   AllSee suspect = { victim, GOSSIP_NODE_SUSPECT, -1 };
 
+  gint64 t_suspect;
+
   converge (sim, n, config, SETUP_BOUND);
   sim_advance (sim, 3 * SEC);
   *t_fault = sim_now (sim);
@@ -2143,13 +2167,16 @@ first_suspicion_after_fault (gboolean kill,
     sim_kill (sim, victim);
   else
     sim_partition (sim, victim, 1);
+  /* The first suspicion is internal (shown once confirmed). */
+  g_assert_true (sim_run_until (sim, any_suspects_internally, GUINT_TO_POINTER (victim), 30 * SEC));
+  t_suspect = sim_now (sim);
   g_assert_true (sim_run_until (sim, any_sees, &suspect, 30 * SEC));
   /* The survivors' health (a black-holed victim blames itself). */
   *max_health = 0;
   for (guint i = 0; i < n; i++)
     if (i != victim)
       *max_health = MAX (*max_health, stats_of (sim, i).local_health);
-  return first_event (sim, -1, victim, GOSSIP_NODE_SUSPECT, *t_fault);
+  return t_suspect;
 }
 
 /* A probe whose stream ping is refused concludes at once: nothing listens
@@ -2160,9 +2187,9 @@ first_suspicion_after_fault (gboolean kill,
 static void
 test_refused (void)
 {
-  g_autoptr(GossipConfig) config = sim_config_new ();
-  gint64 hci = config_us (config, "health_check_interval");
-  gint64 deadline = MIN (config_us (config, "suspect_timeout"), hci);
+  /* The probe deadline on the simulated network (1 ms round trips): its
+   * floor, 300 ms (gossip-probe.c). */
+  gint64 deadline = 300 * G_TIME_SPAN_MILLISECOND;
   gint64 t_kill, t_cut, s_kill, s_cut;
   guint health_kill, health_cut;
 
@@ -2188,7 +2215,8 @@ test_distinct_accusers (void)
   g_autoptr(GossipConfig) config = sim_config_new ();
   gint64 dnt = config_us (config, "dead_node_timeout");
   gint64 hci = config_us (config, "health_check_interval");
-  gint64 min = MAX (dnt / 4, 2 * hci), timeout = 0, previous;
+  gint64 sri = config_us (config, "suspect_retry_interval");
+  gint64 min = MAX (MAX (dnt / 8, 2 * sri), 2 * (hci / 4)), timeout = 0, previous;
   GossipCluster *c;
   guint8 uuid[GOSSIP_UUID_SIZE], accuser[GOSSIP_UUID_SIZE] = { 0xac, [15] = 1 };
   static const guint8 nobody[GOSSIP_UUID_SIZE] = { 0 };
@@ -2201,9 +2229,10 @@ test_distinct_accusers (void)
   inc = sim_incarnation (sim, observer, subject);
   g_assert_false (_gossip_membership_suspicion_info (c, uuid, &accusers, &timeout));
 
-  /* The first accusation: suspect, full timeout. */
+  /* The first accusation: suspect, full timeout, but not shown yet: an
+   * unconfirmed suspicion stays internal (Lifeguard). */
   inject_suspect (sim, observer, uuid, inc, accuser);
-  g_assert_cmpint (sim_state (sim, observer, subject), ==, GOSSIP_NODE_SUSPECT);
+  g_assert_cmpint (sim_state (sim, observer, subject), ==, GOSSIP_NODE_ALIVE);
   g_assert_true (_gossip_membership_suspicion_info (c, uuid, &accusers, &timeout));
   g_assert_cmpuint (accusers, ==, 1);
   g_assert_cmpint (timeout, ==, dnt);
@@ -2226,6 +2255,9 @@ test_distinct_accusers (void)
       g_assert_cmpuint (accusers, ==, i);
       g_assert_cmpint (timeout, <, previous);
       g_assert_cmpint (timeout, >=, min);
+      /* Shown once two independent accusers stand behind the first. */
+      g_assert_cmpint (sim_state (sim, observer, subject), ==,
+                       i >= 3 ? GOSSIP_NODE_SUSPECT : GOSSIP_NODE_ALIVE);
       previous = timeout;
     }
   g_assert_cmpint (timeout, ==, min);

@@ -615,7 +615,7 @@ cmd_stats (Conn       *c,
       ROW (frames_replayed), ROW (frames_fenced), ROW (updates_refused), ROW (members_refused),
       ROW (broadcasts_dropped), ROW (dedup_evicted), ROW (probes_refused), ROW (lookups_refused),
       ROW (streams_refused), ROW (messages_delivered), ROW (bytes_sent), ROW (bytes_received),
-      ROW (probes_sent), ROW (indirect_probes_sent),
+      ROW (probes_sent), ROW (indirect_probes_sent), ROW (suspicions_raised),
 #undef ROW
     };
 

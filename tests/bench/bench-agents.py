@@ -31,9 +31,10 @@
 # only ever goes to 127.0.0.1.
 #
 # Matched settings (serf's LAN profile, memberlist DefaultLANConfig):
-#   ProbeInterval 1s          -> --health-check-interval 1s
-#   ProbeTimeout 500ms        -> --suspect-timeout 500ms (probe deadline =
-#                                min(suspect_timeout, health_check_interval))
+#   ProbeInterval 1s          -> --health-check-interval 4s (four probes per
+#                                interval: one a second)
+#   ProbeTimeout 500ms        -> --suspect-timeout 500ms (the probe deadline's
+#                                ceiling; it follows the round trip, >= 300 ms)
 #   IndirectChecks 3          -> --indirect-checks 3
 #   GossipInterval 200ms      -> --metadata-gossip-interval 200ms
 #   PushPullInterval 30s      -> --state-gossip-interval 30s
@@ -41,8 +42,8 @@
 #     6x that and shrinks to 1x with confirmations)
 #                             -> --dead-node-timeout 4·log10(N) s (4 s at
 #                                N=10, 6.8 s at N=50; ours shrinks to
-#                                max(1/4, 2 probe periods) with
-#                                confirmations)
+#                                max(1/8, 2 suspect retry intervals,
+#                                2 probe periods) with confirmations)
 #   (no equivalent)           -> --suspect-retry-interval 1s
 #
 # Writes to --out-dir: agents-summary.csv/.json/.txt (the table),

@@ -407,7 +407,8 @@ def matched_settings(n):
     """gossip-agent options equal to serf's LAN profile for a cluster of n."""
     susp = SERF_LAN["suspicion_mult"] * math.log10(max(1, n)) * SERF_LAN["probe_interval"]
     return {
-        "health-check-interval": f"{int(SERF_LAN['probe_interval'] * 1000)}ms",
+        # gossip-agent probes four members per health_check_interval.
+        "health-check-interval": f"{int(SERF_LAN['probe_interval'] * 4000)}ms",
         "suspect-timeout": f"{int(SERF_LAN['probe_timeout'] * 1000)}ms",
         "indirect-checks": str(SERF_LAN["indirect_checks"]),
         "metadata-gossip-interval": f"{int(SERF_LAN['gossip_interval'] * 1000)}ms",
