@@ -28,7 +28,8 @@ fast_config (void)
   GossipConfig *c = gossip_config_new ();
 
   g_assert_true (gossip_config_set_string (c, "bind_addr", "127.0.0.1:0", &error));
-  g_assert_true (gossip_config_set_string (c, "health_check_interval", "200ms", &error));
+  /* Four probes per interval: one every 200 ms. */
+  g_assert_true (gossip_config_set_string (c, "health_check_interval", "800ms", &error));
   g_assert_true (gossip_config_set_string (c, "suspect_timeout", "150ms", &error));
   g_assert_true (gossip_config_set_string (c, "suspect_retry_interval", "100ms", &error));
   g_assert_true (gossip_config_set_string (c, "dead_node_timeout", "1s", &error));

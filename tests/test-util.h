@@ -12,6 +12,7 @@ typedef gboolean (*Condition) (gpointer data);
  * @timeout_s passes; returns its last value. */
 gboolean      wait_for    (Condition cond, gpointer data, double timeout_s);
 
-/* Loopback, port 0, and timings fast enough for tests: probes every
- * 200 ms, suspicion after 150 ms, dead after 1 s. */
+/* Loopback, port 0, and timings fast enough for tests: a probe every
+ * 200 ms (health_check_interval 800 ms), probe deadline 150 ms, dead
+ * after 1 s (400 ms once confirmed). */
 GossipConfig *fast_config (void);
