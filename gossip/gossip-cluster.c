@@ -575,6 +575,10 @@ on_frame_received (GossipTransport      *transport,
         inbound.member = m;
     }
   inbound.trusted = inbound.member != NULL || inbound.sender.authenticated;
+  /* Whatever a member sends shows it can reach us: preferred as a relay,
+   * counted as a possible confirmer of suspicions (gossip-probe.c). */
+  if (inbound.member != NULL)
+    _gossip_probe_heard (self, inbound.member->uuid);
   if (!inbound.trusted &&
       !(kind == GOSSIP_PACKET_JOIN || kind == GOSSIP_PACKET_PING ||
         (kind == GOSSIP_PACKET_PUSH_PULL && reliable)))

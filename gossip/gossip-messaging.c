@@ -690,7 +690,11 @@ engine_send (gpointer data)
           p.flags |= GOSSIP_USER_FLAG_TAG;
           p.tag = call->tag;
         }
-      spread_user (self, &p, call->payload, _gossip_membership_fanout (self), call->reliable);
+      /* From its origin, a broadcast goes straight to every member when
+       * that is at most twice the fan-out (a small cluster): relaying
+       * alone misses a member now and then there. */
+      spread_user (self, &p, call->payload, _gossip_membership_fanout (self),
+                   call->reliable || self->live->len <= 2 * _gossip_membership_fanout (self));
       break;
 
     case SEND_TO:

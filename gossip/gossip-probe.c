@@ -104,17 +104,25 @@ typedef struct _GossipSuspicion GossipSuspicion;
 struct _GossipSuspicion {
   guint   timer;
   guint   confirm_timer;             /* our own confirming probe, pending */
+  gboolean shown;                    /* confirmed enough to be shown (latched) */
   guint   n_accusers;
   guint8  accusers[MAX_ACCUSERS][GOSSIP_UUID_SIZE];
 };
 
-/* The members that can confirm a suspicion: the alive and suspect ones
- * (the local node included) other than the accused and its first accuser. */
+static gboolean member_heard_within (GossipCluster *self, GossipMember *m, gint64 window);
+
+/* The members that can confirm a suspicion: those we hear from (within two
+ * health check intervals), the local node included, other than the
+ * accused and its first accuser. Counting the silent ones too would make
+ * the small side of a partition wait for confirmations that cannot come. */
 static guint
 possible_confirmers (GossipCluster *self)
 {
-  guint n = _gossip_membership_count_alive_suspect (self);
+  guint n = 1;
 
+  for (guint i = 0; i < self->live->len; i++)
+    if (member_heard_within (self, self->live->pdata[i], 2 * self->config->health_check_interval))
+      n++;
   return n > 2 ? n - 2 : 0;
 }
 
@@ -130,10 +138,10 @@ expected_confirmations (GossipCluster *self)
 
 /* Lifeguard's dynamic suspicion timeout: dead_node_timeout without
  * confirmations, shrinking with the log of the distinct confirmations down
- * to max(dead_node_timeout / 8, 2 suspect-retry intervals, 2 probe periods)
- * when all the expected ones arrived: a live suspect gets at least two
- * suspect-retry pings, each carrying the suspicion, to refute it. Both
- * ends stretch with our local health. */
+ * to max(dead_node_timeout / 10, suspect_retry_interval, 2 probe periods)
+ * when all the expected ones arrived: a live suspect gets suspect-retry
+ * pings, each carrying the suspicion, from every accuser to refute it.
+ * Both ends stretch with our local health. */
 static gint64
 suspicion_timeout (GossipCluster *self,
                    GossipMember  *m)
@@ -141,7 +149,7 @@ suspicion_timeout (GossipCluster *self,
   const GossipConfig *c = self->config;
   gint64 health = 1 + (gint64) self->local_health;
   gint64 max = c->dead_node_timeout * health;
-  gint64 min = MIN (max, MAX (MAX (c->dead_node_timeout / 8, 2 * c->suspect_retry_interval),
+  gint64 min = MIN (max, MAX (MAX (c->dead_node_timeout / 10, c->suspect_retry_interval),
                               2 * probe_period (self)) * health);
   guint k = expected_confirmations (self);
   guint confirmations = m->suspicion != NULL ? m->suspicion->n_accusers - 1 : 0;
@@ -165,11 +173,17 @@ visible_accusers (GossipCluster *self)
   return 1 + MIN (2, expected_confirmations (self));
 }
 
+/* Latched: once shown, a suspicion stays shown until it ends (refuted or
+ * dead), even if fewer confirmations are expected later on. */
 gboolean
 _gossip_suspicion_visible (GossipCluster *self,
                            GossipMember  *m)
 {
-  return m->suspicion != NULL && m->suspicion->n_accusers >= visible_accusers (self);
+  if (m->suspicion == NULL)
+    return FALSE;
+  if (!m->suspicion->shown && m->suspicion->n_accusers >= visible_accusers (self))
+    m->suspicion->shown = TRUE;
+  return m->suspicion->shown;
 }
 
 typedef struct {
@@ -747,8 +761,17 @@ _gossip_probe_suspect_retry_fire (gpointer data)
     {
       GossipMember *m = self->live->pdata[i];
       if (m->state == GOSSIP_NODE_SUSPECT)
-        send_ping (self, ++self->next_seq, m, m->snapshot->address, FALSE, NULL, NULL);
+        {
+          send_ping (self, ++self->next_seq, m, m->snapshot->address, FALSE, NULL, NULL);
+          /* The confirmations to expect follow who can still reach us:
+           * on the small side of a partition they shrink, and so do the
+           * timeout and the accusers needed to show the suspicion. */
+          if (m->suspicion != NULL && m->suspicion->timer != 0)
+            arm_suspicion (self, m);
+          _gossip_membership_show_state (self, m);
+        }
     }
+  _gossip_cluster_flush_events (self);
 }
 
 static void

@@ -245,7 +245,20 @@ test_broadcast (gconstpointer data)
   g_assert_true (gossip_cluster_send (nodes[0], 200, g_variant_new_string ("hello"),
                                       reliable ? GOSSIP_SEND_RELIABLE : GOSSIP_SEND_NONE, &error));
   g_assert_no_error (error);
-  g_assert_true (wait_for (all_received, &w, WAIT_TIMEOUT_S));
+  if (!wait_for (all_received, &w, WAIT_TIMEOUT_S))
+    {
+      for (guint i = 0; i < n; i++)
+        {
+          GossipClusterStats st;
+
+          gossip_cluster_get_stats (nodes[i], &st);
+          g_printerr ("node %u: received %d, alive %u, fenced %" G_GUINT64_FORMAT ", dropped %" G_GUINT64_FORMAT
+                      ", delivered %" G_GUINT64_FORMAT ", dedup %" G_GUINT64_FORMAT "\n", i,
+                      g_atomic_int_get (&recv[i].count), gossip_cluster_count (nodes[i], GOSSIP_NODE_ALIVE),
+                      st.frames_fenced, st.frames_dropped, st.messages_delivered, st.dedup_evicted);
+        }
+      g_assert_not_reached ();
+    }
   /* Give duplicates a chance to show up, then check exactly-once. */
   g_usleep (300000);
   g_assert_cmpint (recv[0].count, ==, 0);

@@ -42,7 +42,7 @@
 #     6x that and shrinks to 1x with confirmations)
 #                             -> --dead-node-timeout 4·log10(N) s (4 s at
 #                                N=10, 6.8 s at N=50; ours shrinks to
-#                                max(1/8, 2 suspect retry intervals,
+#                                max(1/10, 1 suspect retry interval,
 #                                2 probe periods) with confirmations)
 #   (no equivalent)           -> --suspect-retry-interval 1s
 #
