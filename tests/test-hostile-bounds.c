@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 
 #include "sim-harness.h"
+#include "test-packets.h"
 #include "test-util.h"
 #include "gossip-private.h"
 #include "gossip-payload-private.h"
@@ -202,22 +203,7 @@ test_broadcast_queue (void)
 static GBytes *
 broadcast_body (const guint8 *origin, guint64 msg_id)
 {
-  GossipWriter w;
-  g_autoptr(GBytes) payload = gossip_payload_encode (g_variant_new_int64 ((gint64) msg_id),
-                                                     GOSSIP_MAX_PAYLOAD_SIZE, NULL);
-  gsize len;
-  const guint8 *data = g_bytes_get_data (payload, &len);
-
-  gossip_writer_init (&w);
-  gossip_writer_put_u8 (&w, GOSSIP_PACKET_USER);
-  gossip_writer_put_u8 (&w, 0);
-  gossip_writer_put_u8 (&w, GOSSIP_USER_FLAG_BROADCAST);
-  gossip_writer_put_u16 (&w, MSG_TYPE);
-  gossip_writer_put_raw (&w, origin, GOSSIP_UUID_SIZE);
-  gossip_writer_put_u64 (&w, msg_id);
-  gossip_writer_put_u8 (&w, 1);
-  gossip_writer_put_blob (&w, data, len);
-  return gossip_writer_steal_bytes (&w);
+  return test_user_packet (origin, MSG_TYPE, msg_id, TRUE, g_variant_new_int64 ((gint64) msg_id));
 }
 
 /* Issue 14: "dedup history ... grow[s] without bound". */
@@ -254,23 +240,6 @@ test_dedup (void)
   }
 }
 
-static GBytes *
-ping_req_body (guint32 seq, const guint8 *target, const char *target_addr, const guint8 *requester,
-               const char *requester_addr)
-{
-  GossipWriter w;
-
-  gossip_writer_init (&w);
-  gossip_writer_put_u8 (&w, GOSSIP_PACKET_PING_REQ);
-  gossip_writer_put_u8 (&w, 0);
-  gossip_writer_put_u32 (&w, seq);
-  gossip_writer_put_raw (&w, target, GOSSIP_UUID_SIZE);
-  gossip_writer_put_string (&w, target_addr);
-  gossip_writer_put_raw (&w, requester, GOSSIP_UUID_SIZE);
-  gossip_writer_put_string (&w, requester_addr);
-  gossip_writer_put_u16 (&w, 0);
-  return gossip_writer_steal_bytes (&w);
-}
 
 /* Issue 14: "probe table grow[s] without bound". */
 static void
@@ -292,7 +261,7 @@ test_probes (void)
   before = stats_of (target);
   for (guint i = 0; i < 40; i++)
     {
-      g_autoptr(GBytes) body = ping_req_body (1000 + i, id2, sim_node (sim, 2)->address, id0,
+      g_autoptr(GBytes) body = test_ping_req_packet (1000 + i, id2, sim_node (sim, 2)->address, id0,
                                               sim_node (sim, 0)->address);
       g_autoptr(GossipCodec) codec = sim_codec_as (sim, 0, NULL);
       g_autoptr(GBytes) frame = gossip_codec_seal (codec, g_bytes_get_data (body, NULL),

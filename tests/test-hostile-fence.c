@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "sim-harness.h"
+#include "test-packets.h"
 #include "gossip-private.h"
 #include "gossip-payload-private.h"
 
@@ -415,26 +416,11 @@ test_hijack (void)
   fixture_clear (&f);
 }
 
-/* A best-effort USER packet from @origin, direct (not a broadcast). */
+/* A best-effort USER packet from @origin, direct or a broadcast. */
 static GBytes *
 user_body (const guint8 *origin, guint64 msg_id, gboolean broadcast)
 {
-  GossipWriter w;
-  g_autoptr(GBytes) payload = gossip_payload_encode (g_variant_new_string ("forged"),
-                                                     GOSSIP_MAX_PAYLOAD_SIZE, NULL);
-  gsize len;
-  const guint8 *data = g_bytes_get_data (payload, &len);
-
-  gossip_writer_init (&w);
-  gossip_writer_put_u8 (&w, GOSSIP_PACKET_USER);
-  gossip_writer_put_u8 (&w, 0);
-  gossip_writer_put_u8 (&w, broadcast ? GOSSIP_USER_FLAG_BROADCAST : 0);
-  gossip_writer_put_u16 (&w, MSG_TYPE);
-  gossip_writer_put_raw (&w, origin, GOSSIP_UUID_SIZE);
-  gossip_writer_put_u64 (&w, msg_id);
-  gossip_writer_put_u8 (&w, 1);
-  gossip_writer_put_blob (&w, data, len);
-  return gossip_writer_steal_bytes (&w);
+  return test_user_packet (origin, MSG_TYPE, msg_id, broadcast, g_variant_new_string ("forged"));
 }
 
 /* Issue 14: "a forged user message was delivered as coming from another
@@ -490,23 +476,6 @@ ping_body (guint32 seq, const guint8 *target, const guint8 *sender, const char *
   return gossip_writer_steal_bytes (&w);
 }
 
-static GBytes *
-ping_req_body (guint32 seq, const guint8 *target, const char *target_addr, const guint8 *requester,
-               const char *requester_addr)
-{
-  GossipWriter w;
-
-  gossip_writer_init (&w);
-  gossip_writer_put_u8 (&w, GOSSIP_PACKET_PING_REQ);
-  gossip_writer_put_u8 (&w, 0);
-  gossip_writer_put_u32 (&w, seq);
-  gossip_writer_put_raw (&w, target, GOSSIP_UUID_SIZE);
-  gossip_writer_put_string (&w, target_addr);
-  gossip_writer_put_raw (&w, requester, GOSSIP_UUID_SIZE);
-  gossip_writer_put_string (&w, requester_addr);
-  gossip_writer_put_u16 (&w, 0);
-  return gossip_writer_steal_bytes (&w);
-}
 
 /* Issue 14: "PING_REQ reflects pings and NACKs (with the node id) to any
  * address or host name". */
@@ -537,7 +506,7 @@ test_reflection (void)
 
   /* PING_REQ from a stranger: refused. */
   {
-    g_autoptr(GBytes) body = ping_req_body (9, f.ids[2], VICTIM, fake_id, VICTIM);
+    g_autoptr(GBytes) body = test_ping_req_packet (9, f.ids[2], VICTIM, fake_id, VICTIM);
     before = stats_of (&f, node);
     g_assert_null (send_as (&f, node, ATTACKER, fake_id, body, FALSE, FALSE));
     after = stats_of (&f, node);
@@ -547,8 +516,8 @@ test_reflection (void)
    * refused; about member 2 at the victim's address: member 2 is pinged
    * where it is, and the answer goes to member 0's recorded address. */
   {
-    g_autoptr(GBytes) unknown = ping_req_body (10, fake_id, VICTIM, f.ids[0], VICTIM);
-    g_autoptr(GBytes) known = ping_req_body (11, f.ids[2], VICTIM, f.ids[0], VICTIM);
+    g_autoptr(GBytes) unknown = test_ping_req_packet (10, fake_id, VICTIM, f.ids[0], VICTIM);
+    g_autoptr(GBytes) known = test_ping_req_packet (11, f.ids[2], VICTIM, f.ids[0], VICTIM);
     const char *zero = sim_node (f.sim, 0)->address;
     GossipClusterStats two_before = stats_of (&f, 2), two_after;
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "sim-harness.h"
+#include "test-packets.h"
 #include "gossip-private.h"
 #include "gossip-payload-private.h"
 
@@ -47,23 +48,9 @@ count_message (GossipCluster *cluster, GossipMessage *message, gpointer user_dat
 static GBytes *
 user_body (const guint8 *origin, guint64 message_id, gsize size)
 {
-  GossipWriter w;
   g_autofree guint8 *zeros = g_malloc0 (size);
-  g_autoptr(GBytes) payload = gossip_payload_encode (gossip_payload_new_bytes (zeros, size),
-                                                     GOSSIP_MAX_PAYLOAD_SIZE, NULL);
-  gsize len;
-  const guint8 *data = g_bytes_get_data (payload, &len);
 
-  gossip_writer_init (&w);
-  gossip_writer_put_u8 (&w, GOSSIP_PACKET_USER);
-  gossip_writer_put_u8 (&w, 0);
-  gossip_writer_put_u8 (&w, GOSSIP_USER_FLAG_BROADCAST);
-  gossip_writer_put_u16 (&w, MSG_TYPE);
-  gossip_writer_put_raw (&w, origin, GOSSIP_UUID_SIZE);
-  gossip_writer_put_u64 (&w, message_id);
-  gossip_writer_put_u8 (&w, 1);
-  gossip_writer_put_blob (&w, data, len);
-  return gossip_writer_steal_bytes (&w);
+  return test_user_packet (origin, MSG_TYPE, message_id, TRUE, gossip_payload_new_bytes (zeros, size));
 }
 
 static void
